@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * toa-bpf: attach, inspect and detach the TOA eBPF programs.
+ *
+ *   toa-bpf director   attach|detach|status ...   (LVS FullNAT director: write TOA)
+ *   toa-bpf realserver attach|detach|status ...   (real server: read TOA)
+ */
+#include <stdio.h>
+#include <string.h>
+
+int director_main(int argc, char **argv);
+int realserver_main(int argc, char **argv);
+
+static const char usage[] =
+"Usage: toa-bpf ROLE COMMAND [OPTIONS]\n"
+"\n"
+"Roles:\n"
+"  director    insert TOA into client segments on an LVS FullNAT director\n"
+"  realserver  give applications the client address carried in TOA\n"
+"\n"
+"Commands: attach, detach, status. `toa-bpf ROLE --help` lists each role's options.\n"
+"State is pinned under /sys/fs/bpf/toa (--pin-dir DIR or TOA_PIN_DIR for another).\n";
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "director"))
+		return director_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "realserver"))
+		return realserver_main(argc - 1, argv + 1);
+	fprintf(stderr, "toa-bpf: unknown role '%s' (expected director or realserver)\n\n%s", argv[1], usage);
+	return 2;
+}
