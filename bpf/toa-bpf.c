@@ -8,8 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
-int director_main(int argc, char **argv);
-int realserver_main(int argc, char **argv);
+/* Weak: the Makefile builds only the roles whose folders exist. */
+int director_main(int argc, char **argv) __attribute__((weak));
+int realserver_main(int argc, char **argv) __attribute__((weak));
+
+static int no_role(const char *role)
+{
+	fprintf(stderr, "toa-bpf: this build has no %s role\n", role);
+	return 1;
+}
 
 static const char usage[] =
 "Usage: toa-bpf ROLE COMMAND [OPTIONS]\n"
@@ -28,9 +35,9 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "director"))
-		return director_main(argc - 1, argv + 1);
+		return director_main ? director_main(argc - 1, argv + 1) : no_role("director");
 	if (!strcmp(argv[1], "realserver"))
-		return realserver_main(argc - 1, argv + 1);
+		return realserver_main ? realserver_main(argc - 1, argv + 1) : no_role("realserver");
 	fprintf(stderr, "toa-bpf: unknown role '%s' (expected director or realserver)\n\n%s", argv[1], usage);
 	return 2;
 }
