@@ -1,0 +1,40 @@
+/**
+ * The lab's address plan (DESIGN.md): documentation ranges only.
+ *
+ *  client ---- director (VIP, nftables FullNAT, tc TOA writer) ---- realserver ---- stranger
+ */
+export const ADDR = {
+  client4: '198.51.100.10',
+  client6: '2001:db8:100::10',
+  dirClient4: '198.51.100.1',
+  dirClient6: '2001:db8:100::1',
+  vip4: '198.51.100.100',
+  vip6: '2001:db8:100::100',
+  lip4: '192.0.2.1',
+  lip6: '2001:db8:200::1',
+  rs4: '192.0.2.10',
+  rs6: '2001:db8:200::10',
+  rsStranger4: '203.0.113.1',
+  rsStranger6: '2001:db8:300::1',
+  stranger4: '203.0.113.66',
+  stranger6: '2001:db8:300::66',
+} as const;
+
+/** Prefix lengths of the three links. */
+export const PREFIX = { client4: 24, client6: 64, rs4: 24, rs6: 64, stranger4: 24, stranger6: 64 } as const;
+
+/** Extra client addresses for many-client tests: 198.51.100.20 .. 198.51.100.(20+n-1). */
+export function extraClient4(i: number): string {
+  if (i < 0 || i > 200) throw new RangeError(`extra client index ${i} outside 0..200`);
+  return `198.51.100.${20 + i}`;
+}
+
+/** Extra IPv6 client addresses: 2001:db8:100::1:<i>. */
+export function extraClient6(i: number): string {
+  return `2001:db8:100::1:${i.toString(16)}`;
+}
+
+/** `[v6]:port` or `v4:port`, as toa-bpf and URLs write endpoints. */
+export function endpoint(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
