@@ -71,7 +71,7 @@ function bpffs() {
 
 function builds() {
   // make knows what is stale; quiet when nothing is.
-  for (const dir of ['bpf', 'test/wire']) {
+  for (const dir of ['bpf', 'test/wire', 'test/tools', 'test/bench']) {
     if (existsSync(join(root, dir, 'Makefile'))) run('make', ['-s', '--no-print-directory', '-C', dir]);
   }
   run('npm', ['run', '--silent', '--workspaces', '--if-present', 'build']);

@@ -1,0 +1,36 @@
+/**
+ * npm run bench [-- SECTION...]: every benchmark, each as ratios against a
+ * baseline measured in the same run. Sections: director (more join as the
+ * pieces land). Without arguments, all of them.
+ */
+import { labUnavailable } from '../lab/index.js';
+import { benchDirector } from './director.js';
+import { table, type Row } from './stats.js';
+
+const sections: Record<string, { title: string; run: () => Promise<Row[]> }> = {
+  director: { title: 'Director TOA writer: attached vs detached', run: () => benchDirector() },
+};
+
+async function main(): Promise<void> {
+  const why = labUnavailable();
+  if (why) {
+    process.stderr.write(`bench: ${why}\n`);
+    process.exit(1);
+  }
+  const wanted = process.argv.slice(2);
+  for (const w of wanted) {
+    if (!sections[w]) {
+      process.stderr.write(`bench: unknown section '${w}' (have: ${Object.keys(sections).join(', ')})\n`);
+      process.exit(2);
+    }
+  }
+  for (const name of wanted.length ? wanted : Object.keys(sections)) {
+    const s = sections[name];
+    process.stdout.write(table(s.title, await s.run()) + '\n');
+  }
+}
+
+void main().catch((e) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.stack : e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+/** Benchmark bookkeeping: interleaved rounds, medians, ratios, one table. */
+
+export interface Row {
+  /** What was measured. */
+  name: string;
+  unit: string;
+  /** Median without the feature (the baseline run in the same invocation). */
+  baseline: number;
+  /** Median with the feature. */
+  feature: number;
+  /** Higher is better (rates) or lower is better (costs). */
+  better: 'higher' | 'lower';
+  /** The goal for feature/baseline (rates) or an absolute bound (costs), printed for the reader. */
+  goal?: string;
+  samples?: { baseline: number[]; feature: number[] };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Runs baseline and feature measurements alternately, rounds times each, so
+ * that drift in the machine's load hits both sides alike.
+ */
+export async function interleaved(
+  rounds: number,
+  baseline: () => Promise<number>,
+  feature: () => Promise<number>,
+): Promise<{ baseline: number[]; feature: number[] }> {
+  const out = { baseline: [] as number[], feature: [] as number[] };
+  for (let i = 0; i < rounds; i++) {
+    out.baseline.push(await baseline());
+    out.feature.push(await feature());
+  }
+  return out;
+}
+
+export function row(name: string, unit: string, better: Row['better'], samples: Row['samples'] & {}, goal?: string): Row {
+  return { name, unit, better, goal, baseline: median(samples.baseline), feature: median(samples.feature), samples };
+}
+
+function fmt(x: number): string {
+  if (x >= 1e9) return `${(x / 1e9).toFixed(2)} G`;
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)} M`;
+  if (x >= 1e4) return `${(x / 1e3).toFixed(1)} k`;
+  return x.toFixed(x < 10 ? 2 : 0);
+}
+
+/** The printed table: raw medians and the ratio feature/baseline. */
+export function table(title: string, rows: Row[]): string {
+  const lines = [`\n${title}`, `${'measure'.padEnd(46)} ${'baseline'.padStart(12)} ${'with'.padStart(12)}  ${'ratio'.padStart(6)}  goal`];
+  for (const r of rows) {
+    const ratio = r.feature / r.baseline;
+    lines.push(
+      `${r.name.padEnd(46)} ${`${fmt(r.baseline)} ${r.unit}`.padStart(12)} ${`${fmt(r.feature)} ${r.unit}`.padStart(12)}  ${ratio.toFixed(3).padStart(6)}  ${r.goal ?? ''}`,
+    );
+  }
+  return lines.join('\n');
+}
