@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Internal interfaces between the files of toa.ko. */
+#ifndef TOA_KMOD_H
+#define TOA_KMOD_H
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/types.h>
+#include <linux/percpu.h>
+#include <linux/rhashtable.h>
+#include <net/sock.h>
+
+#include <toa/toa_wire.h>
+#include <toa/toa_record.h>
+
+/* Counters in /proc/net/toa_stats; names in toa_stats.c follow this order. */
+enum toa_counter {
+	TOA_C_HANDSHAKE,	/* a child socket was created (any source) */
+	TOA_C_UNTRUSTED,	/* its source is not in the trust list */
+	TOA_C_FOUND_HANDSHAKE,	/* TOA taken from the handshake-completing segment */
+	TOA_C_FOUND_DATA,	/* TOA taken from a later segment */
+	TOA_C_LOOKING,		/* handshake lacked TOA: watching the next segments */
+	TOA_C_ABSENT,		/* gave up: no TOA within scan_segments */
+	TOA_C_ERR_LENGTH,	/* malformed, by enum toa_status ... */
+	TOA_C_ERR_TRUNCATED,
+	TOA_C_ERR_SHORT,
+	TOA_C_ERR_AFTER_EOL,
+	TOA_C_ERR_MULTIPLE,
+	TOA_C_ERR_VERSION,
+	TOA_C_BAD_HEADER,	/* TCP header not where expected: skipped */
+	TOA_C_NOMEM,		/* no memory for a record */
+	TOA_C_FULL,		/* max_records reached */
+	TOA_C_STALE,		/* a record that did not match its socket (ignored) */
+	TOA_C_FREED,		/* records freed with their socket */
+	TOA_C_GETNAME_V4,	/* getpeername/accept rewritten: IPv4 socket */
+	TOA_C_GETNAME_V6,	/* ... IPv6 socket, IPv6 client */
+	TOA_C_GETNAME_MAPPED,	/* ... IPv6 socket, IPv4 client as ::ffff:a.b.c.d */
+	TOA_C_NAT64,		/* IPv6 client on an IPv4 socket: recorded, not rewritten */
+	TOA_C_SOCKOPT_OK,	/* getsockopt(TOA_SO_RECORD) answered */
+	TOA_C_SOCKOPT_NONE,	/* ... ENOENT */
+	TOA_C_MAX
+};
+
+DECLARE_PER_CPU(u64 [TOA_C_MAX], toa_counters);
+
+static inline void toa_count(enum toa_counter c)
+{
+	this_cpu_inc(toa_counters[c]);
+}
+
+/* Per-dialect counts of accepted options, indexed by enum toa_dialect. */
+DECLARE_PER_CPU(u64 [TOA_D_MAX], toa_dialects);
+
+/* Configuration, fixed at load (toa_params.c). */
+struct toa_prefix {
+	u8 family;		/* TOA_FAMILY_V4 / TOA_FAMILY_V6 */
+	u8 plen;
+	u8 addr[16];
+};
+
+#define TOA_TRUST_MAX 32
+
+struct toa_config {
+	u32 accept;		/* TOA_BIT() mask of dialects */
+	bool trust_any;
+	unsigned int ntrust;
+	struct toa_prefix trust[TOA_TRUST_MAX];
+	unsigned int scan_segments;
+	unsigned int max_records;
+};
+
+extern struct toa_config toa_cfg;
+
+int toa_params_init(void);
+bool toa_trusted(u8 family, const u8 *addr);
+void toa_params_show(struct seq_file *m);
+const char *toa_dialect_name(int d);
+
+/* Records (toa_table.c): one per socket that came through a trusted peer. */
+enum toa_state {
+	TOA_S_LOOKING = 1,	/* no option yet: the next segments are checked */
+	TOA_S_FOUND,		/* rec is complete and may be used */
+	TOA_S_DONE,		/* gave up or malformed: never used */
+};
+
+struct toa_entry {
+	struct rhash_head node;
+	const struct sock *sk;	/* key; only compared, never dereferenced through here */
+	u8 state;		/* enum toa_state; FOUND published with release */
+	u8 left;		/* segments still to check while LOOKING */
+	struct toa_record rec;
+	struct rcu_head rcu;
+};
+
+extern atomic_t toa_nrecords;
+extern atomic_t toa_nlooking;
+
+int toa_table_init(void);
+void toa_table_exit(void);
+struct toa_entry *toa_lookup(const struct sock *sk);
+int toa_insert(struct toa_entry *e);
+void toa_remove_sk(const struct sock *sk);
+bool toa_entry_matches(const struct toa_entry *e, const struct sock *sk);
+
+/* Hooks (toa_hooks.c), getsockopt (toa_sockopt.c), /proc (toa_stats.c). */
+int toa_hooks_init(void);
+void toa_hooks_exit(void);
+void toa_hooks_show(struct seq_file *m);
+int toa_sockopt_init(void);
+void toa_sockopt_exit(void);
+int toa_stats_init(void);
+void toa_stats_exit(void);
+
+#endif /* TOA_KMOD_H */
