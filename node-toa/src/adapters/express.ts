@@ -1,0 +1,24 @@
+/**
+ * Express (and Connect) middleware: sets the socket's address to the TOA
+ * client before Express reads it, so req.ip and req.ips follow the app's
+ * `trust proxy` setting with the real client as the first hop.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasCode } from '../errors.js';
+import { apply } from '../install.js';
+import type { Reader } from '../reader.js';
+
+/** A Connect/Express middleware. */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+export function expressMiddleware(reader: Reader): Middleware {
+  return function toa(req, _res, next) {
+    try {
+      apply(reader, req);
+    } catch (err) {
+      // The client left already: nothing to report, let the request finish.
+      if (!hasCode(err, 'TOA_ESOCKCLOSED')) return next(err);
+    }
+    next();
+  };
+}

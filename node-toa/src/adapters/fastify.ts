@@ -1,0 +1,44 @@
+/**
+ * Fastify plugin: installs on fastify.server, so request.ip and the request
+ * log line show the client from the first byte, and decorates request.toa
+ * with the Peer.
+ */
+import type { Server } from 'node:net';
+import { hasCode } from '../errors.js';
+import { apply, install } from '../install.js';
+import type { Reader } from '../reader.js';
+import type { Peer } from '../types.js';
+
+/** The parts of a Fastify instance used here (no dependency on fastify's types). */
+export interface FastifyLike {
+  server: unknown;
+  decorateRequest(name: string, value: unknown): unknown;
+  addHook(name: 'onRequest', hook: (request: { raw: unknown; toa: Peer | null }, reply: unknown, done: (err?: Error) => void) => void): unknown;
+}
+
+/** A Fastify plugin (fastify-plugin wrapped: not encapsulated, named 'toa'). */
+export type FastifyPlugin = ((fastify: FastifyLike, opts: unknown, done: (err?: Error) => void) => void) & {
+  default: FastifyPlugin;
+};
+
+export function fastifyPlugin(reader: Reader): FastifyPlugin {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fp = require('fastify-plugin') as (fn: unknown, meta: { name: string; fastify: string }) => FastifyPlugin;
+  function toa(fastify: FastifyLike, _opts: unknown, done: (err?: Error) => void) {
+    const server = fastify.server as Server | undefined;
+    if (server && typeof server.prependListener === 'function') install(reader, server);
+    fastify.decorateRequest('toa', null);
+    fastify.addHook('onRequest', (request, _reply, next) => {
+      try {
+        request.toa = apply(reader, request.raw);
+      } catch (err) {
+        if (!hasCode(err, 'TOA_ESOCKCLOSED')) return next(err as Error);
+      }
+      next();
+    });
+    done();
+  }
+  const plugin = fp(toa, { name: 'toa', fastify: '4.x || 5.x' });
+  plugin.default = plugin;
+  return plugin;
+}

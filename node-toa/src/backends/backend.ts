@@ -1,0 +1,41 @@
+/** The shape every backend has: the native addon, ffi-rs, or the socket alone. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { BackendName, SocketAddress } from '../types.js';
+
+/** Size of struct toa_record (include/toa/toa_record.h). */
+export const RECORD_SIZE = 44;
+/** toa.ko's getsockopt option (include/toa/toa_record.h). */
+export const TOA_SO_RECORD = 0x544f;
+/** lookup() result bits: the socket's family (4/6) in the low byte, the source above. */
+export const FOUND_BPF = 0x100;
+export const FOUND_SOCKOPT = 0x200;
+/** lookup() result with no record: neither a map is pinned nor toa.ko loaded. */
+export const NO_SOURCE = 0x400;
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Where the records map is pinned; a change drops the cached map. */
+  setMapPath(path: string): void;
+  /** Forgets the cached map fd. */
+  reset(): void;
+  /**
+   * Copies fd's record into out (RECORD_SIZE bytes). Returns 0 when the socket
+   * has none (NO_SOURCE when nothing is attached at all), else FOUND_* | the socket's family. Throws { code, syscall, errno }.
+   */
+  lookup(fd: number, out: Uint8Array): number;
+  /** getpeername(2) of fd. */
+  getpeername(fd: number): SocketAddress;
+}
+
+let root: string | undefined;
+
+/** The toa package's folder, found from this file (src/ when run from source, dist/cjs/ when built). */
+export function packageRoot(): string {
+  if (root) return root;
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const pj = join(dir, 'package.json');
+    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'toa') return (root = dir);
+    if (dirname(dir) === dir) throw new Error(`toa: cannot find the package folder above ${__dirname}`);
+  }
+}

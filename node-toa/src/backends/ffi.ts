@@ -1,0 +1,218 @@
+/**
+ * The ffi-rs backend: the same system calls as the native addon, made through
+ * libc's syscall() and getsockopt(). No compiler and no prebuild needed, a few
+ * µs slower per lookup. Scratch memory is one malloc'd block seen from JS as a
+ * Buffer (no copies); bpf_attr points into it by address.
+ */
+import { statSync } from 'node:fs';
+import { formatV4, formatV6 } from '../address.js';
+import type { SocketAddress } from '../types.js';
+import { FOUND_BPF, FOUND_SOCKOPT, NO_SOURCE, RECORD_SIZE, TOA_SO_RECORD, type Backend } from './backend.js';
+
+type Ffi = typeof import('ffi-rs');
+interface Errno<T> { value: T; errnoCode: number; errnoMessage: string }
+
+const SYS_BPF: Partial<Record<string, number>> = { x64: 321, arm64: 280 };
+// bpf commands and constants (linux/bpf.h)
+const BPF_MAP_LOOKUP_ELEM = 1;
+const BPF_OBJ_GET = 7;
+const BPF_OBJ_GET_INFO_BY_FD = 15;
+const BPF_F_RDONLY = 1 << 3;
+const BPF_MAP_TYPE_SK_STORAGE = 24;
+// socket constants (Linux, all architectures node runs on)
+const SOL_SOCKET = 1;
+const SO_DOMAIN = 39;
+const SOL_IP = 0;
+const SOL_IPV6 = 41;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const E = { ENOENT: 2, EBADF: 9, EACCES: 13, ENOTDIR: 20, EPERM: 1, ENOTSOCK: 88, ENOPROTOOPT: 92, EOPNOTSUPP: 95, ENOTCONN: 107, EPROTO: 71 };
+
+// Scratch layout.
+const ATTR = 0; // union bpf_attr, 32 bytes used
+const KEY = 64; // int fd
+const DOMAIN_LEN = 68; // socklen_t for SO_DOMAIN
+const DOMAIN = 72; // int
+const REC_LEN = 76; // socklen_t for TOA_SO_RECORD
+const REC = 80; // struct toa_record
+const INFO = 128; // struct bpf_map_info (kernel writes at most INFO_LEN)
+const INFO_LEN = 80;
+const PEER_LEN = 208; // socklen_t for getpeername
+const PEER = 216; // struct sockaddr_storage, 128 bytes
+const PATH = 344; // NUL-terminated map path
+const SCRATCH = 4096 + PATH;
+
+function sysError(code: string, syscall: string, errno: number, message: string) {
+  return Object.assign(new Error(`${syscall}: ${message}`), { code, syscall, errno });
+}
+
+function fdCode(errno: number): string | undefined {
+  if (errno === E.EBADF) return 'TOA_EBADF';
+  if (errno === E.ENOTSOCK) return 'TOA_ENOTSOCK';
+  if (errno === E.EPERM || errno === E.EACCES) return 'TOA_EPERM';
+  return undefined;
+}
+
+/** Loads ffi-rs and libc. Throws if either is missing or the architecture is unknown. */
+export function loadFfi(): { backend: Backend; from: string } {
+  const nr = SYS_BPF[process.arch];
+  if (nr === undefined) throw new Error(`no bpf syscall number known for ${process.arch}`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ffi = require('ffi-rs') as Ffi;
+  const { DataType: T } = ffi;
+  ffi.open({ library: 'libc', path: 'libc.so.6' });
+  const libc = ffi.define({
+    malloc: { library: 'libc', retType: T.External, paramsType: [T.I64] },
+    memcpy: { library: 'libc', retType: T.I64, paramsType: [T.External, T.External, T.I64] },
+    syscall: { library: 'libc', retType: T.I64, paramsType: [T.I64, T.I64, T.I64, T.I64], errno: true },
+    getsockopt: { library: 'libc', retType: T.I32, paramsType: [T.I32, T.I32, T.I32, T.I64, T.I64], errno: true },
+    getpeername: { library: 'libc', retType: T.I32, paramsType: [T.I32, T.I64, T.I64], errno: true },
+    close: { library: 'libc', retType: T.I32, paramsType: [T.I32] },
+  });
+  const ext = libc.malloc([SCRATCH]) as unknown;
+  if (ffi.isNullPointer(ext as never)) throw new Error('malloc failed');
+  // The block's address as a number (memcpy returns dest), for pointers inside bpf_attr.
+  const base = libc.memcpy([ext, ext, 0]) as number;
+  const mem = ffi.createExternalBuffer(ext as never, SCRATCH);
+  mem.fill(0);
+
+  const syscall = libc.syscall as (v: unknown[]) => Errno<number>;
+  const getsockopt = libc.getsockopt as (v: unknown[]) => Errno<number>;
+  const getpeername = libc.getpeername as (v: unknown[]) => Errno<number>;
+  const bpf = (cmd: number, size: number) => syscall([nr, cmd, base + ATTR, size]);
+
+  let mapPath = '';
+  let mapFd = -1;
+  let mapIno = -1n;
+  let mapDev = -1n;
+
+  function pinUnchanged(): boolean {
+    const st = statSync(mapPath, { bigint: true, throwIfNoEntry: false });
+    return st !== undefined && st.ino === mapIno && st.dev === mapDev;
+  }
+
+  function reset() {
+    if (mapFd >= 0) libc.close([mapFd]);
+    mapFd = -1;
+  }
+
+  // 1 open, 0 nothing pinned, throws on error (as the native addon does).
+  function openMap(): number {
+    if (!mapPath) return 0;
+    mem.fill(0, ATTR, ATTR + 32);
+    mem.writeBigUInt64LE(BigInt(base + PATH), ATTR); // pathname
+    mem.writeUInt32LE(BPF_F_RDONLY, ATTR + 12); // file_flags
+    const r = bpf(BPF_OBJ_GET, 16);
+    if (r.value < 0) {
+      if (r.errnoCode === E.ENOENT || r.errnoCode === E.ENOTDIR) return 0;
+      const code = r.errnoCode === E.EPERM || r.errnoCode === E.EACCES ? 'TOA_EPERM' : 'TOA_EMAP';
+      throw sysError(code, 'bpf(BPF_OBJ_GET)', r.errnoCode, r.errnoMessage);
+    }
+    const fd = r.value;
+    mem.fill(0, ATTR, ATTR + 32);
+    mem.fill(0, INFO, INFO + INFO_LEN);
+    mem.writeUInt32LE(fd, ATTR); // info.bpf_fd
+    mem.writeUInt32LE(INFO_LEN, ATTR + 4); // info.info_len
+    mem.writeBigUInt64LE(BigInt(base + INFO), ATTR + 8); // info.info
+    const ri = bpf(BPF_OBJ_GET_INFO_BY_FD, 16);
+    const type = mem.readUInt32LE(INFO);
+    const keySize = mem.readUInt32LE(INFO + 8);
+    const valueSize = mem.readUInt32LE(INFO + 12);
+    if (ri.value < 0 || type !== BPF_MAP_TYPE_SK_STORAGE || keySize !== 4 || valueSize !== RECORD_SIZE) {
+      libc.close([fd]);
+      const errno = ri.value < 0 ? ri.errnoCode : 22;
+      throw sysError('TOA_EMAP', 'bpf(BPF_OBJ_GET_INFO_BY_FD)', errno, ri.value < 0 ? ri.errnoMessage : 'Invalid argument');
+    }
+    const st = statSync(mapPath, { bigint: true, throwIfNoEntry: false });
+    mapIno = st?.ino ?? -1n;
+    mapDev = st?.dev ?? -1n;
+    mapFd = fd;
+    return 1;
+  }
+
+  function family(fd: number): number {
+    mem.writeInt32LE(4, DOMAIN_LEN);
+    const r = getsockopt([fd, SOL_SOCKET, SO_DOMAIN, base + DOMAIN, base + DOMAIN_LEN]);
+    if (r.value < 0) throw sysError(fdCode(r.errnoCode) ?? 'TOA_ESYSCALL', 'getsockopt(SO_DOMAIN)', r.errnoCode, r.errnoMessage);
+    const d = mem.readInt32LE(DOMAIN);
+    return d === AF_INET ? 4 : d === AF_INET6 ? 6 : 0;
+  }
+
+  function sockoptRecord(fd: number, out: Uint8Array): number {
+    const fam = family(fd);
+    if (fam === 0) return 0;
+    mem.writeInt32LE(RECORD_SIZE, REC_LEN);
+    const r = getsockopt([fd, fam === 6 ? SOL_IPV6 : SOL_IP, TOA_SO_RECORD, base + REC, base + REC_LEN]);
+    if (r.value === 0) {
+      if (mem.readInt32LE(REC_LEN) !== RECORD_SIZE) throw sysError('TOA_ERECORD', 'getsockopt(TOA_SO_RECORD)', E.EPROTO, 'Protocol error');
+      mem.copy(out, 0, REC, REC + RECORD_SIZE);
+      return FOUND_SOCKOPT | fam;
+    }
+    if (r.errnoCode === E.ENOENT) return 0;
+    if (r.errnoCode === E.ENOPROTOOPT || r.errnoCode === E.EOPNOTSUPP) return NO_SOURCE;
+    throw sysError(fdCode(r.errnoCode) ?? 'TOA_ESYSCALL', 'getsockopt(TOA_SO_RECORD)', r.errnoCode, r.errnoMessage);
+  }
+
+  function lookup(fd: number, out: Uint8Array): number {
+    if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+      throw Object.assign(new TypeError('lookup(fd, out): fd must be an integer >= 0'), { code: 'TOA_EINVAL' });
+    }
+    if (!(out instanceof Uint8Array) || out.byteLength < RECORD_SIZE) {
+      throw Object.assign(new TypeError('lookup(fd, out): out must be a Uint8Array of 44 bytes'), { code: 'TOA_EINVAL' });
+    }
+    for (let round = 0; round < 2; round++) {
+      if (mapFd < 0 && openMap() === 0) return sockoptRecord(fd, out);
+      mem.fill(0, ATTR, ATTR + 32);
+      mem.writeUInt32LE(mapFd, ATTR); // map_fd
+      mem.writeInt32LE(fd, KEY);
+      mem.writeBigUInt64LE(BigInt(base + KEY), ATTR + 8); // key
+      mem.writeBigUInt64LE(BigInt(base + REC), ATTR + 16); // value
+      const r = bpf(BPF_MAP_LOOKUP_ELEM, 32);
+      if (r.value === 0) {
+        const fam = family(fd);
+        mem.copy(out, 0, REC, REC + RECORD_SIZE);
+        return FOUND_BPF | fam;
+      }
+      if (r.errnoCode !== E.ENOENT) {
+        throw sysError(fdCode(r.errnoCode) ?? 'TOA_ESYSCALL', 'bpf(BPF_MAP_LOOKUP_ELEM)', r.errnoCode, r.errnoMessage);
+      }
+      if (pinUnchanged()) return 0;
+      reset();
+    }
+    return 0;
+  }
+
+  const backend: Backend = {
+    name: 'ffi',
+    setMapPath(path: string) {
+      if (path === mapPath) return;
+      const bytes = Buffer.from(path, 'utf8');
+      if (bytes.includes(0) || bytes.length >= SCRATCH - PATH) {
+        throw Object.assign(new TypeError('setMapPath(path): path is too long or contains a NUL byte'), { code: 'TOA_EINVAL' });
+      }
+      reset();
+      mapPath = path;
+      bytes.copy(mem, PATH);
+      mem[PATH + bytes.length] = 0;
+    },
+    reset,
+    lookup,
+    getpeername(fd: number): SocketAddress {
+      if (!Number.isInteger(fd) || fd < 0) {
+        throw Object.assign(new TypeError('getpeername(fd): fd must be an integer >= 0'), { code: 'TOA_EINVAL' });
+      }
+      mem.writeUInt32LE(128, PEER_LEN);
+      const r = getpeername([fd, base + PEER, base + PEER_LEN]);
+      if (r.value < 0) {
+        const code = r.errnoCode === E.ENOTCONN ? 'TOA_ESOCKCLOSED' : (fdCode(r.errnoCode) ?? 'TOA_ESYSCALL');
+        throw sysError(code, 'getpeername', r.errnoCode, r.errnoMessage);
+      }
+      const fam = mem.readUInt16LE(PEER);
+      const port = mem.readUInt16BE(PEER + 2);
+      if (fam === AF_INET) return { address: formatV4(mem, PEER + 4), port, family: 4 };
+      if (fam === AF_INET6) return { address: formatV6(mem, PEER + 8), port, family: 6 };
+      throw sysError('TOA_ENOTINET', 'getpeername', 97, 'Address family not supported by protocol');
+    },
+  };
+  return { backend, from: 'ffi-rs' };
+}

@@ -1,0 +1,56 @@
+/** Errors thrown by toa: an Error with a stable `code`, like Node's own. */
+
+/** Codes a ToaError can carry. */
+export type ToaErrorCode =
+  | 'TOA_EINVAL' // a bad argument (not a socket, bad option)
+  | 'TOA_ESOCKCLOSED' // the socket is closed: its address is gone
+  | 'TOA_ENOFD' // the socket has no file descriptor (not a kernel socket)
+  | 'TOA_EBADF' // the fd is not open
+  | 'TOA_ENOTSOCK' // the fd is not a socket
+  | 'TOA_ENOTINET' // the socket is not an IPv4/IPv6 socket
+  | 'TOA_ENOMAP' // strict mode: no records map pinned and toa.ko not loaded
+  | 'TOA_EPERM' // reading the pinned map needs CAP_BPF (or root)
+  | 'TOA_EMAP' // what is pinned there is not a TOA records map
+  | 'TOA_ERECORD' // a record this version cannot read
+  | 'TOA_EBACKEND' // the requested backend cannot load
+  | 'TOA_ESYSCALL'; // any other failing system call
+
+/** An Error with a `code` (and, for failed system calls, `syscall` and `errno`). */
+export class ToaError extends Error {
+  readonly code: ToaErrorCode;
+  readonly syscall?: string;
+  readonly errno?: number;
+
+  constructor(code: ToaErrorCode, message: string, extra?: { syscall?: string; errno?: number; cause?: unknown }) {
+    super(message, extra?.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'ToaError';
+    this.code = code;
+    if (extra?.syscall !== undefined) this.syscall = extra.syscall;
+    if (extra?.errno !== undefined) this.errno = extra.errno;
+  }
+}
+
+/** True for a ToaError (or any error) with this code. */
+export function hasCode(err: unknown, code: ToaErrorCode): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}
+
+const hints: Partial<Record<string, string>> = {
+  TOA_EPERM: 'reading the TOA records map needs CAP_BPF (or root) and read access to the pin',
+  TOA_EMAP: 'the pinned object is not a TOA records map (socket storage, key 4 bytes, value 44 bytes)',
+  TOA_EBADF: 'the socket\'s file descriptor is not open',
+  TOA_ENOTSOCK: 'the file descriptor is not a socket',
+  TOA_ERECORD: 'the record has an unexpected size; toa and the kernel side are out of step',
+};
+
+/**
+ * Turns a backend's raw failure ({ code, syscall, errno, message }) into a ToaError
+ * with one wording for every backend.
+ */
+export function fromSyscall(raw: unknown, what: string): ToaError {
+  const r = raw as { code?: string; syscall?: string; errno?: number; message?: string };
+  const code = (typeof r?.code === 'string' && r.code.startsWith('TOA_') ? r.code : 'TOA_ESYSCALL') as ToaErrorCode;
+  const hint = hints[code];
+  const msg = `${what}: ${r?.message ?? String(raw)}${hint ? ` (${hint})` : ''}`;
+  return new ToaError(code, msg, { syscall: r?.syscall, errno: r?.errno, cause: raw });
+}

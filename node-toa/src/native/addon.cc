@@ -1,0 +1,120 @@
+// Node-API surface of the native backend. Every argument is checked and bad
+// ones throw a TypeError with a code: built without C++ exceptions, the addon
+// must never abort the process.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <napi.h>
+
+#include "lookup.h"
+
+namespace {
+
+Napi::Value ThrowTypeError(Napi::Env env, const char *msg) {
+  Napi::TypeError err = Napi::TypeError::New(env, msg);
+  err.Set("code", "TOA_EINVAL");
+  err.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// The JS layer words the final message; it needs the code, the call and errno.
+Napi::Value ThrowSys(Napi::Env env, const toa_err &e) {
+  std::string msg = std::string(e.syscall) + ": " + strerror(e.err);
+  Napi::Error err = Napi::Error::New(env, msg);
+  err.Set("code", e.code);
+  err.Set("syscall", e.syscall);
+  err.Set("errno", Napi::Number::New(env, e.err));
+  err.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool GetFd(const Napi::CallbackInfo &info, int *fd) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return false;
+  double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 0x7fffffff) || d != (double)(int)d) return false;
+  *fd = (int)d;
+  return true;
+}
+
+// setMapPath(path: string): where the records map is pinned.
+Napi::Value SetMapPath(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) return ThrowTypeError(env, "setMapPath(path): path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path.find('\0') != std::string::npos) return ThrowTypeError(env, "setMapPath(path): path contains a NUL byte");
+  toa_set_map_path(path.c_str());
+  return env.Undefined();
+}
+
+// reset(): forget the cached map fd.
+Napi::Value Reset(const Napi::CallbackInfo &info) {
+  toa_reset();
+  return info.Env().Undefined();
+}
+
+// lookup(fd, out: Uint8Array(>= 44)): 0 when the socket has no record, else
+// the socket's family (4/6) | source bit, with the record copied into out.
+Napi::Value Lookup(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, &fd)) return ThrowTypeError(env, "lookup(fd, out): fd must be an integer >= 0");
+  if (info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    return ThrowTypeError(env, "lookup(fd, out): out must be a Uint8Array");
+  Napi::Uint8Array out = info[1].As<Napi::Uint8Array>();
+  if (out.ByteLength() < TOA_RECORD_SIZE) return ThrowTypeError(env, "lookup(fd, out): out must hold 44 bytes");
+  toa_err e;
+  int r = toa_lookup_record(fd, out.Data(), &e);
+  if (r < 0) return ThrowSys(env, e);
+  return Napi::Number::New(env, r);
+}
+
+// getpeername(fd): { address, port, family: 4 | 6 } as the kernel reports it.
+Napi::Value GetPeerName(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!GetFd(info, &fd)) return ThrowTypeError(env, "getpeername(fd): fd must be an integer >= 0");
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+    toa_err e = {errno == EBADF ? "TOA_EBADF" : errno == ENOTSOCK ? "TOA_ENOTSOCK"
+                 : errno == ENOTCONN ? "TOA_ESOCKCLOSED" : "TOA_ESYSCALL", "getpeername", errno};
+    return ThrowSys(env, e);
+  }
+  char buf[INET6_ADDRSTRLEN];
+  int port, family;
+  if (ss.ss_family == AF_INET) {
+    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+    inet_ntop(AF_INET, &s->sin_addr, buf, sizeof(buf));
+    port = ntohs(s->sin_port);
+    family = 4;
+  } else if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+    inet_ntop(AF_INET6, &s->sin6_addr, buf, sizeof(buf));
+    port = ntohs(s->sin6_port);
+    family = 6;
+  } else {
+    toa_err e = {"TOA_ENOTINET", "getpeername", EAFNOSUPPORT};
+    return ThrowSys(env, e);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("address", buf);
+  o.Set("port", port);
+  o.Set("family", family);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setMapPath", Napi::Function::New(env, SetMapPath, "setMapPath"));
+  exports.Set("reset", Napi::Function::New(env, Reset, "reset"));
+  exports.Set("lookup", Napi::Function::New(env, Lookup, "lookup"));
+  exports.Set("getpeername", Napi::Function::New(env, GetPeerName, "getpeername"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(toa, Init)

@@ -1,0 +1,164 @@
+// Record lookup with raw syscalls: bpf(2) on the pinned socket-storage map,
+// then toa.ko's getsockopt. No libbpf at run time: two bpf commands do not
+// need a library, and the prebuilt binary must load on any glibc Linux.
+#include "lookup.h"
+
+#include <errno.h>
+#include <linux/bpf.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace {
+
+std::string map_path;
+int map_fd = -1;
+// Identity of the pin the cached fd came from: a detach + attach pins a new
+// map under the same name, and the old fd would then miss forever.
+dev_t map_dev;
+ino_t map_ino;
+
+long sys_bpf(int cmd, union bpf_attr *attr) {
+  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+uint64_t ptr(const void *p) { return (uint64_t)(uintptr_t)p; }
+
+int fail(struct toa_err *e, const char *code, const char *call) {
+  e->code = code;
+  e->syscall = call;
+  e->err = errno;
+  return -1;
+}
+
+// Errors common to every call that takes the socket's fd.
+const char *fd_code(int err) {
+  switch (err) {
+  case EBADF: return "TOA_EBADF";
+  case ENOTSOCK: return "TOA_ENOTSOCK";
+  case EPERM: case EACCES: return "TOA_EPERM";
+  default: return nullptr;
+  }
+}
+
+bool pin_unchanged() {
+  struct stat st;
+  return stat(map_path.c_str(), &st) == 0 && st.st_dev == map_dev && st.st_ino == map_ino;
+}
+
+// 1: map_fd is open; 0: nothing pinned there; -1: error in *e.
+int open_map(struct toa_err *e) {
+  if (map_path.empty()) return 0;
+  union bpf_attr a;
+  memset(&a, 0, sizeof(a));
+  a.pathname = ptr(map_path.c_str());
+  a.file_flags = BPF_F_RDONLY;
+  int fd = (int)sys_bpf(BPF_OBJ_GET, &a);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return 0;
+    if (errno == EPERM || errno == EACCES) return fail(e, "TOA_EPERM", "bpf(BPF_OBJ_GET)");
+    return fail(e, "TOA_EMAP", "bpf(BPF_OBJ_GET)");
+  }
+  // Refuse anything but a TOA records map: a wrong map would hand back garbage.
+  struct bpf_map_info info;
+  memset(&info, 0, sizeof(info));
+  memset(&a, 0, sizeof(a));
+  a.info.bpf_fd = fd;
+  a.info.info_len = sizeof(info);
+  a.info.info = ptr(&info);
+  if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) < 0) {
+    fail(e, "TOA_EMAP", "bpf(BPF_OBJ_GET_INFO_BY_FD)");
+    close(fd);
+    return -1;
+  }
+  if (info.type != BPF_MAP_TYPE_SK_STORAGE || info.key_size != 4 || info.value_size != TOA_RECORD_SIZE) {
+    close(fd);
+    errno = EINVAL;
+    return fail(e, "TOA_EMAP", "bpf(BPF_OBJ_GET_INFO_BY_FD)");
+  }
+  struct stat st;
+  if (stat(map_path.c_str(), &st) == 0) {
+    map_dev = st.st_dev;
+    map_ino = st.st_ino;
+  }
+  map_fd = fd;
+  return 1;
+}
+
+// toa.ko's seam: getsockopt at the socket's own IP level. ENOPROTOOPT means
+// the module is not loaded, ENOENT that the socket has no record.
+int sockopt_record(int fd, uint8_t *out, struct toa_err *e) {
+  int fam = toa_socket_family(fd, e);
+  if (fam <= 0) return fam;
+  socklen_t len = TOA_RECORD_SIZE;
+  if (getsockopt(fd, fam == 6 ? SOL_IPV6 : SOL_IP, TOA_SO_RECORD, out, &len) == 0) {
+    if (len != TOA_RECORD_SIZE) {
+      errno = EPROTO;
+      return fail(e, "TOA_ERECORD", "getsockopt(TOA_SO_RECORD)");
+    }
+    return TOA_FOUND_SOCKOPT | fam;
+  }
+  if (errno == ENOENT) return 0;
+  if (errno == ENOPROTOOPT || errno == EOPNOTSUPP) return TOA_NO_SOURCE;
+  const char *code = fd_code(errno);
+  return fail(e, code ? code : "TOA_ESYSCALL", "getsockopt(TOA_SO_RECORD)");
+}
+
+}  // namespace
+
+void toa_set_map_path(const char *path) {
+  if (map_path == path) return;
+  toa_reset();
+  map_path = path;
+}
+
+void toa_reset(void) {
+  if (map_fd >= 0) close(map_fd);
+  map_fd = -1;
+}
+
+int toa_socket_family(int fd, struct toa_err *e) {
+  int domain = 0;
+  socklen_t len = sizeof(domain);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) {
+    const char *code = fd_code(errno);
+    return fail(e, code ? code : "TOA_ESYSCALL", "getsockopt(SO_DOMAIN)");
+  }
+  return domain == AF_INET ? 4 : domain == AF_INET6 ? 6 : 0;
+}
+
+int toa_lookup_record(int fd, uint8_t *out, struct toa_err *e) {
+  if (fd < 0) {
+    errno = EBADF;
+    return fail(e, "TOA_EBADF", "lookup");
+  }
+  // Second round only after the pin was replaced or removed.
+  for (int round = 0; round < 2; round++) {
+    if (map_fd < 0) {
+      int r = open_map(e);
+      if (r < 0) return -1;
+      if (r == 0) return sockopt_record(fd, out, e);
+    }
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.map_fd = map_fd;
+    a.key = ptr(&fd);
+    a.value = ptr(out);
+    if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) == 0) {
+      int fam = toa_socket_family(fd, e);
+      return fam < 0 ? -1 : TOA_FOUND_BPF | fam;
+    }
+    if (errno != ENOENT) {
+      const char *code = fd_code(errno);
+      return fail(e, code ? code : "TOA_ELOOKUP", "bpf(BPF_MAP_LOOKUP_ELEM)");
+    }
+    if (pin_unchanged()) return 0;
+    toa_reset();
+  }
+  return 0;
+}

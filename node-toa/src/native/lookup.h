@@ -1,0 +1,41 @@
+// The record lookup behind the addon, in plain C++ (no Node types), so the
+// syscall logic can be read on its own. One process-wide cache: the fd of the
+// pinned records map.
+#ifndef TOA_NATIVE_LOOKUP_H
+#define TOA_NATIVE_LOOKUP_H
+
+#include <stdint.h>
+
+// Mirrors include/toa/toa_record.h (a unit test checks these against it):
+// the npm package compiles without the repository's include/ folder.
+#define TOA_RECORD_SIZE 44
+#define TOA_SO_RECORD 0x544f
+
+// lookup_record() result bits: the socket's own family in the low byte,
+// where the record came from above it.
+#define TOA_FOUND_BPF 0x100
+#define TOA_FOUND_SOCKOPT 0x200
+// With no record: neither a map is pinned nor toa.ko loaded.
+#define TOA_NO_SOURCE 0x400
+
+struct toa_err {
+  const char *code;     // TOA_E...
+  const char *syscall;  // which call failed
+  int err;              // errno
+};
+
+// Sets the pinned map's path; closes a map opened under another path.
+void toa_set_map_path(const char *path);
+
+// Drops the cached map fd (tests, and after detach).
+void toa_reset(void);
+
+// Copies fd's record into out (TOA_RECORD_SIZE bytes).
+// Returns 0 (or TOA_NO_SOURCE) when the socket has none, (TOA_FOUND_* | 4 or 6) when found,
+// -1 with *e filled on an error the caller must report.
+int toa_lookup_record(int fd, uint8_t *out, struct toa_err *e);
+
+// 4 or 6 for an inet socket, 0 for another kind, -1 with *e on error.
+int toa_socket_family(int fd, struct toa_err *e);
+
+#endif
