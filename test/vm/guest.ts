@@ -1,0 +1,245 @@
+// Boots a Debian kernel in qemu (TCG) with a generated busybox initramfs and
+// the host's root shared read-only over 9p (with a tmpfs overlay on top), then
+// runs a shell script chrooted into that root: the guest uses the host's own
+// node, nft, ip, tcpdump and this repository, at the same paths. Results come
+// back through a writable 9p share of a per-run folder, which the guest sees
+// at the same path as the host.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { cpio, type CpioEntry } from './cpio.js';
+import { cacheRoot, repoRoot, type Kernel } from './kernels.js';
+
+/** Modules the guest needs before its init can mount the host, plus what the lab uses. Missing or built-in ones are skipped. */
+export const GUEST_MODULES = [
+  // libcrc32c (nf_conntrack, nf_tables) needs a crc32c driver first (a soft dependency modinfo does not name).
+  'crc32c_generic',
+  'virtio_pci', 'virtio_rng', '9pnet_virtio', '9p', 'overlay',
+  'veth', 'nf_tables', 'nf_conntrack', 'nf_nat', 'nft_nat', 'nft_chain_nat', 'nft_ct',
+  'sch_ingress', 'cls_bpf', 'act_bpf',
+];
+
+export interface GuestOptions {
+  /** Shell script (bash) run in the chrooted host userland, cwd = the repository; $RESULTS is the writable results folder. */
+  script: string;
+  timeoutMs?: number;
+  memoryMB?: number;
+  cpus?: number;
+  /** Live console lines (for debugging: TOA_VM_VERBOSE=1). */
+  onConsole?: (line: string) => void;
+}
+
+export interface GuestRun {
+  /** The script's exit status; null when the guest never reported one. */
+  exitCode: number | null;
+  timedOut: boolean;
+  seconds: number;
+  console: string;
+  dmesg: string;
+  /** Lines of the guest kernel's log that report a kernel bug. */
+  kernelProblems: string[];
+  /** Host path of the results folder (kept until the caller removes it). */
+  resultsDir: string;
+}
+
+const PROBLEM = /(\bBUG:|\bWARNING:|\bOops\b|KASAN|refcount_t:|general protection fault|Kernel panic|kernel BUG|UBSAN:|Call Trace:|RCU stall|soft lockup|hung_task)/;
+
+/** Lines of a kernel log that mean the kernel found a bug. */
+export function kernelProblems(log: string): string[] {
+  return log.split('\n').filter((l) => PROBLEM.test(l));
+}
+
+function norm(name: string): string {
+  return name.replace(/-/g, '_');
+}
+
+/** name -> path of every module file of the kernel. */
+function moduleFiles(kernel: Kernel): Map<string, string> {
+  const map = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ko(\.xz|\.zst)?$/.test(e.name)) map.set(norm(e.name.replace(/\.ko(\.xz|\.zst)?$/, '')), p);
+    }
+  };
+  walk(join(kernel.modules, 'kernel'));
+  return map;
+}
+
+function readModule(path: string): Buffer {
+  if (path.endsWith('.xz')) return execFileSync('xz', ['-dc', path], { maxBuffer: 256 << 20 });
+  if (path.endsWith('.zst')) return execFileSync('zstd', ['-dcq', path], { maxBuffer: 256 << 20 });
+  return readFileSync(path);
+}
+
+/** The depends= entry of a module's .modinfo section. */
+function depends(ko: Buffer): string[] {
+  const at = ko.indexOf('\0depends=');
+  if (at < 0) return [];
+  const end = ko.indexOf(0, at + 1);
+  return ko.subarray(at + 9, end).toString().split(',').filter(Boolean).map(norm);
+}
+
+/** Module files in load order (dependencies first), decompressed. */
+function resolveModules(kernel: Kernel, wanted: string[]): { name: string; data: Buffer }[] {
+  const files = moduleFiles(kernel);
+  const out: { name: string; data: Buffer }[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    name = norm(name);
+    if (seen.has(name)) return;
+    seen.add(name);
+    const path = files.get(name);
+    if (!path) return; // built in, or not in this kernel
+    const data = readModule(path);
+    for (const d of depends(data)) visit(d);
+    out.push({ name, data });
+  };
+  for (const w of wanted) visit(w);
+  return out;
+}
+
+function busyboxPath(): string {
+  for (const p of ['/bin/busybox', '/usr/bin/busybox']) if (existsSync(p)) return p;
+  throw new Error('busybox not found: install busybox-static');
+}
+
+const INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+while read m; do insmod /lib/modules/$m.ko || echo "TOA-VM: insmod $m failed"; done < /modules.list
+. /run.env
+fail() { echo "TOA-VM: $*"; echo "TOA-VM-DONE rc=99"; poweroff -f; }
+mkdir -p /host /rw /newroot
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /host || fail "cannot mount the host root over 9p"
+mount -t tmpfs -o size=70% tmpfs /rw
+mkdir -p /rw/upper /rw/work
+if ! mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /newroot; then
+  echo "TOA-VM: overlay failed; the guest root is read-only"
+  mount --bind /host /newroot
+fi
+R=/newroot
+mount -t proc proc $R/proc
+mount -t sysfs sysfs $R/sys
+mount -t devtmpfs devtmpfs $R/dev
+mkdir -p $R/dev/pts $R/dev/shm
+mount -t devpts devpts $R/dev/pts
+mount -t tmpfs tmpfs $R/dev/shm
+mount -t tmpfs tmpfs $R/tmp
+mount -t tmpfs tmpfs $R/run
+mount -t bpf bpf $R/sys/fs/bpf
+mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
+mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 results $R$RESULTS || fail "cannot mount the results share"
+hostname toa-vm
+ip link set lo up
+echo "TOA-VM: running $(uname -r)"
+chroot $R /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
+  REPO="$REPO" RESULTS="$RESULTS" TOA_VM=1 TOA_VM_KERNEL="$(uname -r)" \\
+  /bin/bash -c 'cd "$REPO" && bash "$RESULTS/guest.sh" > "$RESULTS/guest.log" 2>&1; echo $? > "$RESULTS/rc"'
+rc=$(cat $R$RESULTS/rc 2>/dev/null || echo 98)
+dmesg > $R$RESULTS/dmesg.txt
+sync
+umount $R$RESULTS
+echo "TOA-VM-DONE rc=$rc"
+poweroff -f
+`;
+
+function initramfs(kernel: Kernel, env: Record<string, string>): Buffer {
+  const mods = resolveModules(kernel, GUEST_MODULES);
+  const entries: CpioEntry[] = [
+    ...['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'run', 'tmp'].map((name) => ({ name })),
+    { name: 'bin/busybox', data: readFileSync(busyboxPath()), mode: 0o755 },
+    { name: 'init', data: Buffer.from(INIT), mode: 0o755 },
+    { name: 'modules.list', data: Buffer.from(mods.map((m) => m.name).join('\n') + '\n') },
+    { name: 'run.env', data: Buffer.from(Object.entries(env).map(([k, v]) => `${k}='${v}'\n`).join('')) },
+    ...mods.map((m) => ({ name: `lib/modules/${m.name}.ko`, data: m.data })),
+  ];
+  return cpio(entries);
+}
+
+/** Boots the kernel, runs the script, powers off; never throws for a guest failure (see the result). */
+export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<GuestRun> {
+  const runDir = join(cacheRoot, 'runs', `${kernel.release}-${process.pid}-${Date.now().toString(36)}`);
+  const resultsDir = join(runDir, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, 'guest.sh'), opts.script);
+  const initrd = join(runDir, 'initrd.cpio');
+  writeFileSync(initrd, initramfs(kernel, { REPO: repoRoot, RESULTS: resultsDir }));
+
+  const accel = process.env.TOA_VM_ACCEL ?? 'tcg';
+  const args = [
+    '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
+    '-m', String(opts.memoryMB ?? 2048), '-smp', String(opts.cpus ?? 2),
+    '-kernel', kernel.vmlinuz, '-initrd', initrd,
+    '-append', 'console=ttyS0 rdinit=/init panic=-1 quiet loglevel=4 random.trust_cpu=on',
+    '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none',
+    '-device', 'virtio-rng-pci',
+    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs', `local,path=${resultsDir},mount_tag=results,security_model=none`,
+  ];
+  const started = Date.now();
+  const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let consoleLog = '';
+  let partial = '';
+  const onData = (d: Buffer): void => {
+    const s = d.toString();
+    consoleLog += s;
+    if (opts.onConsole) {
+      partial += s;
+      const lines = partial.split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) opts.onConsole(l.replace(/\r$/, ''));
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, opts.timeoutMs ?? 600_000);
+  await new Promise<void>((resolve) => {
+    child.on('close', () => resolve());
+    child.on('error', (e) => {
+      consoleLog += `\nqemu: ${e.message}\n`;
+      resolve();
+    });
+  });
+  clearTimeout(timer);
+  const rcMatch = /TOA-VM-DONE rc=(\d+)/.exec(consoleLog);
+  const dmesgPath = join(resultsDir, 'dmesg.txt');
+  const dmesg = existsSync(dmesgPath) ? readFileSync(dmesgPath, 'utf8') : '';
+  return {
+    exitCode: rcMatch ? Number(rcMatch[1]) : null,
+    timedOut,
+    seconds: (Date.now() - started) / 1000,
+    console: consoleLog,
+    dmesg,
+    // A hung or crashed guest leaves no dmesg file: its console has the kernel's messages.
+    kernelProblems: kernelProblems(dmesg || consoleLog),
+    resultsDir,
+  };
+}
+
+/** Removes a run's folder (results and initramfs). */
+export function removeRun(run: GuestRun): void {
+  rmSync(join(run.resultsDir, '..'), { recursive: true, force: true });
+}
+
+/** Why VM tests cannot run here, or null. */
+export function vmUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'VM tests need root (apt-get download, qemu 9p export of /)';
+  for (const bin of ['/usr/bin/qemu-system-x86_64']) if (!existsSync(bin)) return `${bin} missing (install qemu-system-x86)`;
+  try {
+    busyboxPath();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
+}

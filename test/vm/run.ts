@@ -1,0 +1,24 @@
+// Developer entry point: boot a kernel and run a shell script in it.
+//   tsx test/vm/run.ts 6.1|6.12 SCRIPT.sh     (prints the console, exits with the script's status)
+// The module is built for that kernel first; $TOA_KO in the script is its path.
+import { readFileSync } from 'node:fs';
+import { buildModule } from './build.js';
+import { runGuest } from './guest.js';
+import { fetchKernel, type Series } from './kernels.js';
+
+const [series, scriptPath] = process.argv.slice(2);
+if ((series !== '6.1' && series !== '6.12') || !scriptPath) {
+  process.stderr.write('usage: tsx test/vm/run.ts 6.1|6.12 SCRIPT.sh\n');
+  process.exit(2);
+}
+const kernel = fetchKernel(series as Series, (m) => process.stderr.write(`vm: ${m}\n`));
+const build = buildModule(kernel);
+const run = await runGuest(kernel, {
+  script: `export TOA_KO='${build.ko}'\n${readFileSync(scriptPath, 'utf8')}`,
+  onConsole: (l) => process.stdout.write(`${l}\n`),
+  timeoutMs: Number(process.env.TOA_VM_TIMEOUT_MS ?? 900_000),
+});
+process.stdout.write(readFileSync(`${run.resultsDir}/guest.log`, 'utf8'));
+process.stderr.write(`vm: ${run.seconds.toFixed(1)} s, rc=${run.exitCode}, timedOut=${run.timedOut}, results in ${run.resultsDir}\n`);
+for (const p of run.kernelProblems) process.stderr.write(`vm: kernel problem: ${p}\n`);
+process.exit(run.exitCode ?? 1);
