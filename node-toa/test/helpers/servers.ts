@@ -39,7 +39,7 @@ export async function getMany(
   try {
     for (let i = 0; i < n; i++) {
       const body = await new Promise<string>((resolve, reject) => {
-        const req = mod.request({ host, port, path: `/${i}`, agent, headers }, (res) => {
+        const req = mod.request({ host, port, path: `/?n=${i}`, agent, headers }, (res) => {
           sockets.add(res.socket);
           let b = '';
           res.setEncoding('utf8').on('data', (d) => (b += d)).on('end', () => resolve(b));
@@ -64,7 +64,7 @@ export async function getManyH2(secure: boolean, host: string, port: number, n: 
   try {
     for (let i = 0; i < n; i++) {
       const body = await new Promise<string>((resolve, reject) => {
-        const req = session.request({ ':path': `/${i}` });
+        const req = session.request({ ':path': `/?n=${i}` });
         let b = '';
         req.setEncoding('utf8').on('data', (d) => (b += d)).on('end', () => resolve(b)).on('error', reject);
         req.end();

@@ -175,7 +175,7 @@ describe.skipIf(noBpf)(`with records${noBpf ? ` (skipped: ${noBpf})` : ''}`, () 
     const stream = new Writable({ write(c, _e, cb) { lines.push(JSON.parse(String(c))); cb(); } });
     const app = Fastify({ logger: { level: 'info', stream } });
     await app.register(toa.fastify);
-    app.get('/:n', async (request) => ({ ip: request.ip, toa: (request as unknown as { toa: unknown }).toa }));
+    app.get('/', async (request) => ({ ip: request.ip, toa: (request as unknown as { toa: unknown }).toa }));
     feed(map, app.server, nat64);
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
