@@ -1,0 +1,91 @@
+// The published package: `npm pack`, then install the tarball into an empty
+// project offline (the npm cache is warm from the repository's install),
+// with and without install scripts, with no compiler on PATH. It must load
+// the shipped prebuild and work from CommonJS and ESM.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+const pkgDir = join(__dirname, '../..');
+let work: string;
+let tarball: string;
+let npmCli: string;
+
+function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}:\n${r.stderr}\n${r.stdout}`);
+  return String(r.stdout);
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'toa-pack-'));
+  npmCli = join(run('npm', ['root', '-g']).trim(), 'npm/bin/npm-cli.js');
+  const out = run('npm', ['pack', '--json', '--pack-destination', work], { cwd: pkgDir });
+  tarball = join(work, JSON.parse(out.slice(out.indexOf('[')))[0].filename);
+});
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('the tarball holds the prebuild, both builds, types and the addon source, and nothing else', () => {
+  const files = run('tar', ['tzf', tarball]).split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+  for (const f of ['prebuilds/linux-x64/toa.node', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'binding.gyp', 'src/native/lookup.cc', 'README.md']) {
+    expect(files).toContain(f);
+  }
+  expect(files.filter((f) => /^(test|scripts)\/|\.ts$/.test(f) && !f.endsWith('.d.ts'))).toEqual([]);
+});
+
+describe.each([
+  ['with install scripts', [] as string[]],
+  ['with --ignore-scripts', ['--ignore-scripts']],
+])('installed offline %s, no compiler on PATH', (_name, flags) => {
+  let project: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(() => {
+    project = join(work, `app${flags.length}`);
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    // PATH holds node and sh (npm runs scripts through sh) alone: any attempt to compile would fail.
+    const bin = join(project, '.bin-node-only');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    symlinkSync('/bin/sh', join(bin, 'sh'));
+    env = { ...process.env, PATH: bin, CC: '/nonexistent', CXX: '/nonexistent', TOA_BACKEND: '' };
+    run(process.execPath, [npmCli, 'install', '--offline', '--no-audit', '--no-fund', ...flags, tarball], { cwd: project, env });
+  });
+
+  test('nothing was compiled', () => {
+    expect(existsSync(join(project, 'node_modules/toa/build'))).toBe(false);
+  });
+
+  test('require(): the native backend, from the shipped prebuild; peer() works', () => {
+    const script = `
+      const net = require('node:net'); const toa = require('toa');
+      const srv = net.createServer((s) => { console.log(JSON.stringify({ backend: toa.backend, peer: toa.peer(s) })); s.destroy(); srv.close(); c.destroy(); });
+      let c; srv.listen(0, '127.0.0.1', () => { c = net.connect(srv.address().port, '127.0.0.1'); c.on('error', () => {}); });`;
+    const got = JSON.parse(run(process.execPath, ['-e', script], { cwd: project, env }));
+    expect(got.backend.name).toBe('native');
+    expect(got.backend.reason).toMatch(/node_modules\/toa\/prebuilds\/linux-x64\/toa\.node/);
+    expect(got.peer).toMatchObject({ address: '127.0.0.1', family: 4, via: 'socket' });
+  });
+
+  test('import: named and default exports from the ESM entry, same instance as require()', () => {
+    const script = `
+      import toa, { peer, install, express, fastify, koa, backend, create, ToaError } from 'toa';
+      import { createRequire } from 'node:module';
+      const cjs = createRequire(import.meta.url)('toa');
+      console.log(JSON.stringify({ fns: [peer, install, express, koa, create].every((f) => typeof f === 'function'),
+        plugin: typeof fastify, same: peer === cjs.peer && toa.peer === peer, backend: backend.name, err: new ToaError('TOA_EINVAL', 'x').code }));`;
+    const got = JSON.parse(run(process.execPath, ['--input-type=module', '-e', script], { cwd: project, env }));
+    expect(got).toEqual({ fns: true, plugin: 'function', same: true, backend: 'native', err: 'TOA_EINVAL' });
+  });
+
+  test('TOA_BACKEND=ffi works from the installed package (ffi-rs came with it)', () => {
+    const got = run(process.execPath, ['-e', "console.log(require('toa').backend.name)"], { cwd: project, env: { ...env, TOA_BACKEND: 'ffi' } });
+    expect(got.trim()).toBe('ffi');
+  });
+});
