@@ -32,7 +32,21 @@
 #define TOA_OPT_MAX		40
 /* BPF callers copy options into a buffer of this size so a masked index is provably in bounds. */
 #define TOA_OPTBUF		64
+#if defined(__bpf__)
+/*
+ * clang drops the mask when it can prove the index small (j < len <= 40),
+ * and may then address the buffer through a register the verifier cannot
+ * bound. Hiding the value first keeps the mask, and the proof, in the code.
+ */
+static __always_inline __u32 toa_idx(__u32 i)
+{
+	asm volatile("" : "+r"(i));
+	return i & (TOA_OPTBUF - 1);
+}
+#define TOA_IDX(i)		toa_idx(i)
+#else
 #define TOA_IDX(i)		((i) & (TOA_OPTBUF - 1))
+#endif
 
 /* Dialects (see DESIGN.md); values are stable: they are stored in records and counters. */
 enum toa_dialect {
@@ -177,53 +191,120 @@ static __always_inline int toa_decode_at(const __u8 *buf, __u32 off, int d, stru
 }
 
 /*
+ * Parser state. BPF callers may fill buf, len and accept themselves and call
+ * toa_parse_run() (saving a copy); everyone else calls toa_parse().
+ */
+struct toa_parser {
+	__u8	buf[TOA_OPTBUF];	/* the options area, zero from len on */
+	__u32	len;			/* bytes of options in buf */
+	__u32	accept;			/* TOA_BIT() mask of dialects */
+	__u32	next;			/* where the next option starts; bytes before it are option bodies */
+	__u32	at;			/* where the TOA option found starts */
+	__s32	found;			/* its dialect; TOA_D_NONE while none */
+	__u32	eol;			/* End of Option List seen */
+};
+
+#define TOA_PARSE_MORE		(-1)
+
+/*
+ * In BPF the per-position step is a global function: the verifier checks it
+ * once, for any state, instead of once per path through the options (the
+ * inlined walk has more paths than the verifier's one-million-instruction
+ * budget). Elsewhere it is plain inline code.
+ */
+#if defined(__bpf__)
+#define TOA_PARSE_STEP_FN	__attribute__((noinline))
+#else
+#define TOA_PARSE_STEP_FN	static __always_inline
+#endif
+
+/* Looks at byte position p; TOA_PARSE_MORE to go on, else the final status. */
+TOA_PARSE_STEP_FN int toa_parse_step(struct toa_parser *ps, __u32 p)
+{
+	__u8 kind, olen;
+	int d;
+
+	if (!ps || p >= ps->len || p >= TOA_OPT_MAX)
+		return TOA_PARSE_MORE;
+	kind = ps->buf[TOA_IDX(p)];
+	if (ps->eol)
+		return kind ? TOA_ERR_AFTER_EOL : TOA_PARSE_MORE;
+	if (p != ps->next)
+		return TOA_PARSE_MORE;
+	if (kind == TOA_OPT_EOL) {
+		ps->eol = 1;
+		return TOA_PARSE_MORE;
+	}
+	if (kind == TOA_OPT_NOP) {
+		ps->next = p + 1;
+		return TOA_PARSE_MORE;
+	}
+	if (p + 1 >= ps->len)
+		return TOA_ERR_TRUNCATED;
+	olen = ps->buf[TOA_IDX(p + 1)];
+	if (olen < 2)
+		return TOA_ERR_SHORT;
+	if (p + olen > ps->len)
+		return TOA_ERR_TRUNCATED;
+	d = toa_dialect_of(kind, olen, ps->accept);
+	if (d < 0)
+		return -d;
+	if (d != TOA_D_NONE) {
+		if (ps->found != TOA_D_NONE)
+			return TOA_ERR_MULTIPLE;
+		ps->found = d;
+		ps->at = p;
+	}
+	ps->next = p + olen;
+	return TOA_PARSE_MORE;
+}
+
+/*
+ * Parse ps->buf[0..ps->len) under ps->accept. Returns enum toa_status; *out
+ * is filled only on TOA_OK. One flat pass over byte positions: the position
+ * is the loop counter, the walk from option to option lives in ps->next.
+ */
+static __always_inline int toa_parse_run(struct toa_parser *ps, struct toa_addr *out)
+{
+	__u32 p;
+	int st;
+
+	if (ps->len > TOA_OPT_MAX)
+		return TOA_ERR_TRUNCATED;
+	ps->next = 0;
+	ps->at = 0;
+	ps->found = TOA_D_NONE;
+	ps->eol = 0;
+	for (p = 0; p < TOA_OPT_MAX; p++) {
+		if (p >= ps->len)
+			break;
+		st = toa_parse_step(ps, p);
+		if (st != TOA_PARSE_MORE)
+			return st;
+	}
+	if (ps->found == TOA_D_NONE)
+		return TOA_ABSENT;
+	st = toa_decode_at(ps->buf, ps->at, ps->found, out);
+	return st < 0 ? -st : TOA_OK;
+}
+
+/*
  * Parse a TCP options area (the bytes after the fixed 20-byte header).
  * Returns enum toa_status; *out is filled only on TOA_OK.
  */
 static __always_inline int toa_parse(const __u8 *buf, __u32 len, __u32 accept, struct toa_addr *out)
 {
-	__u32 off = 0, at = 0, j;
-	int found = TOA_D_NONE, i, d;
-	__u8 kind, olen;
+	struct toa_parser ps = {};
+	__u32 i;
 
 	if (len > TOA_OPT_MAX)
 		return TOA_ERR_TRUNCATED;
-	for (i = 0; i < TOA_OPT_MAX; i++) {
-		if (off >= len)
-			break;
-		kind = buf[TOA_IDX(off)];
-		if (kind == TOA_OPT_EOL) {
-			for (j = off + 1; j < TOA_OPT_MAX; j++)
-				if (j < len && buf[TOA_IDX(j)])
-					return TOA_ERR_AFTER_EOL;
-			break;
-		}
-		if (kind == TOA_OPT_NOP) {
-			off++;
-			continue;
-		}
-		if (off + 1 >= len)
-			return TOA_ERR_TRUNCATED;
-		olen = buf[TOA_IDX(off + 1)];
-		if (olen < 2)
-			return TOA_ERR_SHORT;
-		if (off + olen > len)
-			return TOA_ERR_TRUNCATED;
-		d = toa_dialect_of(kind, olen, accept);
-		if (d < 0)
-			return -d;
-		if (d != TOA_D_NONE) {
-			if (found != TOA_D_NONE)
-				return TOA_ERR_MULTIPLE;
-			found = d;
-			at = off;
-		}
-		off += olen;
-	}
-	if (found == TOA_D_NONE)
-		return TOA_ABSENT;
-	d = toa_decode_at(buf, at, found, out);
-	return d < 0 ? -d : TOA_OK;
+	for (i = 0; i < TOA_OPT_MAX; i++)
+		if (i < len)
+			ps.buf[i] = buf[i];
+	ps.len = len;
+	ps.accept = accept;
+	return toa_parse_run(&ps, out);
 }
 
 /*
@@ -233,24 +314,28 @@ static __always_inline int toa_parse(const __u8 *buf, __u32 len, __u32 accept, s
  */
 static __always_inline __u32 toa_encode(int d, __be16 port, const __u8 *addr, __u8 *out)
 {
-	__u32 len = toa_dialect_len(d), alen, body, i;
+	__u32 len = toa_dialect_len(d), i;
 
 	if (!len)
 		return 0;
 	out[0] = toa_dialect_kind(d);
 	out[1] = (__u8)len;
+	/*
+	 * Constant body offsets: with a variable one (3 or 4) clang may form
+	 * the address as out | body, which the verifier refuses on a pointer.
+	 */
 	if (d == TOA_D_CDN || d == TOA_D_CDN6) {
 		out[2] = TOA_CDN_VERSION;
-		body = 3;
+		for (i = 0; i < 16; i++)
+			if (i < len - 3)
+				out[3 + i] = addr[i];
 	} else {
 		out[2] = ((const __u8 *)&port)[0];
 		out[3] = ((const __u8 *)&port)[1];
-		body = 4;
+		for (i = 0; i < 16; i++)
+			if (i < len - 4)
+				out[4 + i] = addr[i];
 	}
-	alen = len - body;
-	for (i = 0; i < 16; i++)
-		if (i < alen)
-			out[body + i] = addr[i];
 	return len;
 }
 
