@@ -69,10 +69,10 @@ export class Reader {
     }
   }
 
-  private lookup(fd: number): number {
+  private lookup(fd: number, family = 0): number {
     this.backend.setMapPath(this.mapPath);
     try {
-      return this.backend.lookup(fd, this.buf);
+      return this.backend.lookup(fd, this.buf, family);
     } catch (err) {
       throw fromSyscall(err, `toa: reading the TOA record (map ${this.mapPath})`);
     }
@@ -82,7 +82,7 @@ export class Reader {
     const fd = fdOf(s);
     let r: number;
     try {
-      r = this.lookup(fd);
+      r = this.lookup(fd, serverFamily(s));
       if (r & 0xff) return peerFromRecord(this.buf, r & 0xff);
     } catch (err) {
       // Config problems must not break every request: warn once, use the socket.
@@ -101,6 +101,24 @@ export class Reader {
     this.warned.add(err.code);
     process.emitWarning(`${err.message}; reporting socket addresses instead`, { code: err.code });
   }
+}
+
+const serverFamilies = new WeakMap<object, number>();
+
+/**
+ * An accepted socket has its listener's family: asked once per server
+ * (getsockname), it saves a syscall per connection. 0 when unknown.
+ */
+function serverFamily(s: Socket): number {
+  const server = (s as unknown as { server?: { address(): unknown } | null }).server;
+  if (!server || typeof server.address !== 'function') return 0;
+  let f = serverFamilies.get(server);
+  if (f === undefined) {
+    const a = server.address() as { family?: string } | null;
+    f = a && typeof a === 'object' ? (a.family === 'IPv6' ? 6 : a.family === 'IPv4' ? 4 : 0) : 0;
+    if (f) serverFamilies.set(server, f);
+  }
+  return f;
 }
 
 /** The socket's own view (Node's cached getpeername). */

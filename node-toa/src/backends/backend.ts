@@ -21,9 +21,10 @@ export interface Backend {
   reset(): void;
   /**
    * Copies fd's record into out (RECORD_SIZE bytes). Returns 0 when the socket
-   * has none (NO_SOURCE when nothing is attached at all), else FOUND_* | the socket's family. Throws { code, syscall, errno }.
+   * has none (NO_SOURCE when nothing is attached at all), family (4/6) is the
+   * socket's when known (saves a syscall), else FOUND_* | the socket's family. Throws { code, syscall, errno }.
    */
-  lookup(fd: number, out: Uint8Array): number;
+  lookup(fd: number, out: Uint8Array, family?: number): number;
   /** getpeername(2) of fd. */
   getpeername(fd: number): SocketAddress;
 }

@@ -138,8 +138,8 @@ export function loadFfi(): { backend: Backend; from: string } {
     return d === AF_INET ? 4 : d === AF_INET6 ? 6 : 0;
   }
 
-  function sockoptRecord(fd: number, out: Uint8Array): number {
-    const fam = family(fd);
+  function sockoptRecord(fd: number, out: Uint8Array, hint: number): number {
+    const fam = hint || family(fd);
     if (fam === 0) return 0;
     mem.writeInt32LE(RECORD_SIZE, REC_LEN);
     const r = getsockopt([fd, fam === 6 ? SOL_IPV6 : SOL_IP, TOA_SO_RECORD, base + REC, base + REC_LEN]);
@@ -153,15 +153,18 @@ export function loadFfi(): { backend: Backend; from: string } {
     throw sysError(fdCode(r.errnoCode) ?? 'TOA_ESYSCALL', 'getsockopt(TOA_SO_RECORD)', r.errnoCode, r.errnoMessage);
   }
 
-  function lookup(fd: number, out: Uint8Array): number {
+  function lookup(fd: number, out: Uint8Array, hint = 0): number {
     if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
       throw Object.assign(new TypeError('lookup(fd, out): fd must be an integer >= 0'), { code: 'TOA_EINVAL' });
     }
     if (!(out instanceof Uint8Array) || out.byteLength < RECORD_SIZE) {
       throw Object.assign(new TypeError('lookup(fd, out): out must be a Uint8Array of 44 bytes'), { code: 'TOA_EINVAL' });
     }
+    if (hint !== 0 && hint !== 4 && hint !== 6) {
+      throw Object.assign(new TypeError('lookup(fd, out, family): family must be 0, 4 or 6'), { code: 'TOA_EINVAL' });
+    }
     for (let round = 0; round < 2; round++) {
-      if (mapFd < 0 && openMap() === 0) return sockoptRecord(fd, out);
+      if (mapFd < 0 && openMap() === 0) return sockoptRecord(fd, out, hint);
       mem.fill(0, ATTR, ATTR + 32);
       mem.writeUInt32LE(mapFd, ATTR); // map_fd
       mem.writeInt32LE(fd, KEY);
@@ -169,7 +172,7 @@ export function loadFfi(): { backend: Backend; from: string } {
       mem.writeBigUInt64LE(BigInt(base + REC), ATTR + 16); // value
       const r = bpf(BPF_MAP_LOOKUP_ELEM, 32);
       if (r.value === 0) {
-        const fam = family(fd);
+        const fam = hint || family(fd);
         mem.copy(out, 0, REC, REC + RECORD_SIZE);
         return FOUND_BPF | fam;
       }

@@ -5,7 +5,7 @@ import { packageRoot, type Backend } from './backend.js';
 interface Addon {
   setMapPath(path: string): void;
   reset(): void;
-  lookup(fd: number, out: Uint8Array): number;
+  lookup(fd: number, out: Uint8Array, family?: number): number;
   getpeername(fd: number): SocketAddress;
 }
 
@@ -16,9 +16,15 @@ export function loadNative(): { backend: Backend; from: string } {
   const dir = packageRoot();
   const from = gypBuild.resolve(dir);
   const addon = gypBuild(dir);
+  let path: string | undefined;
   const backend: Backend = {
     name: 'native',
-    setMapPath: (p) => addon.setMapPath(p),
+    // Readers set their path before each lookup; crossing into C++ only on a change.
+    setMapPath(p) {
+      if (p === path) return;
+      addon.setMapPath(p);
+      path = p;
+    },
     reset: () => addon.reset(),
     lookup: addon.lookup,
     getpeername: addon.getpeername,

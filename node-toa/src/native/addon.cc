@@ -55,8 +55,9 @@ Napi::Value Reset(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// lookup(fd, out: Uint8Array(>= 44)): 0 when the socket has no record, else
-// the socket's family (4/6) | source bit, with the record copied into out.
+// lookup(fd, out: Uint8Array(>= 44), family?: 0 | 4 | 6): 0 when the socket
+// has no record, else the socket's family (4/6) | source bit, with the record
+// copied into out. family, when known, saves asking the kernel for it.
 Napi::Value Lookup(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd;
@@ -66,8 +67,14 @@ Napi::Value Lookup(const Napi::CallbackInfo &info) {
     return ThrowTypeError(env, "lookup(fd, out): out must be a Uint8Array");
   Napi::Uint8Array out = info[1].As<Napi::Uint8Array>();
   if (out.ByteLength() < TOA_RECORD_SIZE) return ThrowTypeError(env, "lookup(fd, out): out must hold 44 bytes");
+  int family = 0;
+  if (info.Length() >= 3 && !info[2].IsUndefined()) {
+    if (!info[2].IsNumber()) return ThrowTypeError(env, "lookup(fd, out, family): family must be 0, 4 or 6");
+    family = info[2].As<Napi::Number>().Int32Value();
+    if (family != 0 && family != 4 && family != 6) return ThrowTypeError(env, "lookup(fd, out, family): family must be 0, 4 or 6");
+  }
   toa_err e;
-  int r = toa_lookup_record(fd, out.Data(), &e);
+  int r = toa_lookup_record(fd, out.Data(), family, &e);
   if (r < 0) return ThrowSys(env, e);
   return Napi::Number::New(env, r);
 }

@@ -92,8 +92,8 @@ int open_map(struct toa_err *e) {
 
 // toa.ko's seam: getsockopt at the socket's own IP level. ENOPROTOOPT means
 // the module is not loaded, ENOENT that the socket has no record.
-int sockopt_record(int fd, uint8_t *out, struct toa_err *e) {
-  int fam = toa_socket_family(fd, e);
+int sockopt_record(int fd, uint8_t *out, int fam, struct toa_err *e) {
+  if (fam == 0) fam = toa_socket_family(fd, e);
   if (fam <= 0) return fam;
   socklen_t len = TOA_RECORD_SIZE;
   if (getsockopt(fd, fam == 6 ? SOL_IPV6 : SOL_IP, TOA_SO_RECORD, out, &len) == 0) {
@@ -132,7 +132,7 @@ int toa_socket_family(int fd, struct toa_err *e) {
   return domain == AF_INET ? 4 : domain == AF_INET6 ? 6 : 0;
 }
 
-int toa_lookup_record(int fd, uint8_t *out, struct toa_err *e) {
+int toa_lookup_record(int fd, uint8_t *out, int family, struct toa_err *e) {
   if (fd < 0) {
     errno = EBADF;
     return fail(e, "TOA_EBADF", "lookup");
@@ -142,7 +142,7 @@ int toa_lookup_record(int fd, uint8_t *out, struct toa_err *e) {
     if (map_fd < 0) {
       int r = open_map(e);
       if (r < 0) return -1;
-      if (r == 0) return sockopt_record(fd, out, e);
+      if (r == 0) return sockopt_record(fd, out, family, e);
     }
     union bpf_attr a;
     memset(&a, 0, sizeof(a));
@@ -150,7 +150,8 @@ int toa_lookup_record(int fd, uint8_t *out, struct toa_err *e) {
     a.key = ptr(&fd);
     a.value = ptr(out);
     if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) == 0) {
-      int fam = toa_socket_family(fd, e);
+      // The family costs a syscall only when the caller could not tell it.
+      int fam = family ? family : toa_socket_family(fd, e);
       return fam < 0 ? -1 : TOA_FOUND_BPF | fam;
     }
     if (errno != ENOENT) {

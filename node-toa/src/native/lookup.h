@@ -30,10 +30,11 @@ void toa_set_map_path(const char *path);
 // Drops the cached map fd (tests, and after detach).
 void toa_reset(void);
 
-// Copies fd's record into out (TOA_RECORD_SIZE bytes).
+// Copies fd's record into out (TOA_RECORD_SIZE bytes). family is the
+// socket's (4 or 6) when the caller knows it, else 0 (then SO_DOMAIN tells).
 // Returns 0 (or TOA_NO_SOURCE) when the socket has none, (TOA_FOUND_* | 4 or 6) when found,
 // -1 with *e filled on an error the caller must report.
-int toa_lookup_record(int fd, uint8_t *out, struct toa_err *e);
+int toa_lookup_record(int fd, uint8_t *out, int family, struct toa_err *e);
 
 // 4 or 6 for an inet socket, 0 for another kind, -1 with *e on error.
 int toa_socket_family(int fd, struct toa_err *e);
