@@ -28,8 +28,14 @@ function stale(inputs, output) {
   return force || !existsSync(out) || statSync(out).mtimeMs < newest(inputs);
 }
 
+// node-gyp needs Node's headers and must not download them (builds run
+// offline): use the ones installed next to this node when npm did not say.
+const env = { ...process.env };
+const headers = join(dirname(dirname(process.execPath)), 'include/node/node_api.h');
+if (!env.npm_config_nodedir && existsSync(headers)) env.npm_config_nodedir = dirname(dirname(process.execPath));
+
 function run(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: pkg, stdio: 'inherit' });
+  const r = spawnSync(cmd, args, { cwd: pkg, stdio: 'inherit', env });
   if (r.error) throw r.error;
   if (r.status !== 0) {
     process.stderr.write(`toa build: ${cmd} ${args.join(' ')} exited with ${r.status}\n`);
