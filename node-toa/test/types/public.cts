@@ -1,0 +1,10 @@
+// The same API through require() (CommonJS types).
+import toa = require('toa');
+import net = require('node:net');
+
+declare const socket: net.Socket;
+const p: toa.Peer = toa.peer(socket);
+const addr: string = p.address;
+const t: toa.Toa = toa.create();
+void addr;
+void t;
