@@ -1,0 +1,216 @@
+/**
+ * The real server's eBPF path in the lab: a Node HTTP server in the lab's
+ * cgroup answers with what its socket reports; TOA arrives crafted on the
+ * wire by toa-craft (test/tools), as the director would write it, or forged
+ * by the stranger. Runs on the host kernel; the VM harness runs it on 6.1.
+ */
+import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADDR, createLab, labUnavailable, run, type Lab } from '../lab/index.js';
+import { craft, ensureCraft, toaHex, type CraftOptions } from '../tools/craft.js';
+
+const why = labUnavailable();
+
+// Listeners on the real server: dual-stack, IPv4 only, IPv6 only.
+const DUAL = 80;
+const V4ONLY = 8080;
+const V6ONLY = 443;
+
+describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, () => {
+  let lab: Lab;
+
+  const counters = async (): Promise<Record<string, number>> => (await lab.realserverStatus()).counters;
+  const delta = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
+    Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - a[k]]).filter(([, v]) => v !== 0));
+
+  /** The client's crafted request through the director's VIP, carrying TOA for its own address and port. */
+  async function viaVip(family: 4 | 6, port: number, o: CraftOptions & { toa?: 'ack' | 'data' | 'none'; dialect?: string } = {}) {
+    const sport = 20000 + Math.floor(Math.random() * 12768);
+    const client = family === 4 ? ADDR.client4 : ADDR.client6;
+    const opt = toaHex(o.dialect ?? (family === 4 ? 'v4' : 'v6'), client, sport);
+    const where = o.toa ?? 'ack';
+    const r = await craft(lab, 'client', family === 4 ? ADDR.vip4 : ADDR.vip6, port, {
+      ...o,
+      sport,
+      ackOpts: where === 'ack' ? opt : o.ackOpts,
+      dataOpts: where === 'data' ? opt : o.dataOpts,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    return { ...r, client };
+  }
+
+  beforeAll(async () => {
+    ensureCraft();
+    lab = await createLab();
+    await lab.startPeerEcho({ host: '::', port: DUAL });
+    await lab.startPeerEcho({ host: '0.0.0.0', port: V4ONLY });
+    await lab.startPeerEcho({ host: ADDR.rs6, port: V6ONLY });
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it('before attach, the app sees the LIP even when TOA is on the wire', async () => {
+    const r = await viaVip(4, DUAL);
+    expect(r.body.remoteAddress).toBe(`::ffff:${ADDR.lip4}`);
+  });
+
+  it('attach refuses without a trust decision, then attaches with the LIPs trusted', async () => {
+    const bad = await lab.toaBpf(['realserver', 'attach', '--cgroup', lab.cgroup.path], 'realserver');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/trust decision/);
+    await lab.attachRealserver();
+    const st = await lab.realserverStatus();
+    expect(st).toMatchObject({
+      attached: true,
+      cgroup: lab.cgroup.path,
+      accept: ['v4', 'v6', 'v6-ali'],
+      trust: [`${ADDR.lip4}/32`, `${ADDR.lip6}/128`],
+      links: { sockops: true, getpeername4: true, getpeername6: true },
+    });
+    const cg = await run(['bpftool', '-j', 'cgroup', 'show', lab.cgroup.path]);
+    expect(JSON.parse(cg.stdout).map((p: { name: string }) => p.name).sort()).toEqual([
+      'toa_getpeername4',
+      'toa_getpeername6',
+      'toa_sockops',
+    ]);
+  });
+
+  it('IPv4 client, TOA on the handshake ACK: dual-stack listener sees ::ffff:client and its port', async () => {
+    const before = await counters();
+    const r = await viaVip(4, DUAL);
+    expect(r.body.remoteAddress).toBe(`::ffff:${ADDR.client4}`);
+    expect(r.body.remotePort).toBe(r.sport);
+    expect(delta(before, await counters())).toMatchObject({ segments: 1, found: 1, rewritten6: 1 });
+  });
+
+  it('IPv4 client on an IPv4 listener', async () => {
+    const before = await counters();
+    const r = await viaVip(4, V4ONLY);
+    expect(r.body).toMatchObject({ remoteAddress: ADDR.client4, remotePort: r.sport, remoteFamily: 'IPv4' });
+    expect(delta(before, await counters())).toMatchObject({ found: 1, rewritten4: 1 });
+  });
+
+  it('IPv6 client on an IPv6 listener and on the dual-stack one', async () => {
+    for (const port of [V6ONLY, DUAL]) {
+      const r = await viaVip(6, port);
+      expect(r.body).toMatchObject({ remoteAddress: ADDR.client6, remotePort: r.sport, remoteFamily: 'IPv6' });
+    }
+  });
+
+  it('v6-ali dialect (kind 253) is accepted by default', async () => {
+    const r = await viaVip(6, V6ONLY, { dialect: 'v6-ali' });
+    expect(r.body.remoteAddress).toBe(ADDR.client6);
+  });
+
+  it('IPv6 client on an IPv4 socket (NAT64): the LIP stays, the record says so', async () => {
+    const before = await counters();
+    const sport = 31000;
+    const r = await craft(lab, 'client', ADDR.vip4, V4ONLY, { sport, ackOpts: toaHex('v6', ADDR.client6, sport) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.body.remoteAddress).toBe(ADDR.lip4);
+    expect(delta(before, await counters())).toMatchObject({ found: 1, nat64: 1 });
+  });
+
+  it('handshake ACK without TOA, first data segment with it: recovered', async () => {
+    const before = await counters();
+    const r = await viaVip(4, DUAL, { toa: 'data' });
+    expect(r.body).toMatchObject({ remoteAddress: `::ffff:${ADDR.client4}`, remotePort: r.sport });
+    const d = delta(before, await counters());
+    expect(d).toMatchObject({ found: 1, late: 1, absent: 1 });
+    expect(d.gave_up ?? 0).toBe(0);
+  });
+
+  it('handshake ACK lost: the data segment completes the handshake and carries TOA', async () => {
+    const r = await viaVip(6, DUAL, { toa: 'data', noAck: true });
+    expect(r.body).toMatchObject({ remoteAddress: ADDR.client6, remotePort: r.sport });
+  });
+
+  it('a connection without any TOA: the LIP, unchanged; looking stops after a few segments', async () => {
+    const before = await counters();
+    const curl = await lab.exec('client', ['curl', '-sS', '-m', '5', `http://${ADDR.vip4}:${DUAL}/`]);
+    expect(curl.code, curl.stderr).toBe(0);
+    expect(JSON.parse(curl.stdout).remoteAddress).toBe(`::ffff:${ADDR.lip4}`);
+    const d = delta(before, await counters());
+    expect(d.found ?? 0).toBe(0);
+    expect(d.absent).toBeGreaterThanOrEqual(2);
+    expect(d.rewritten6 ?? 0).toBe(0);
+  });
+
+  it("the stranger's forged TOA is ignored and counted; its connection is served", async () => {
+    for (const [dst, src, mapped] of [
+      [ADDR.rsStranger4, ADDR.stranger4, `::ffff:${ADDR.stranger4}`],
+      [ADDR.rsStranger6, ADDR.stranger6, ADDR.stranger6],
+    ]) {
+      const before = await counters();
+      const forged = dst.includes(':') ? toaHex('v6', ADDR.client6, 1234) : toaHex('v4', ADDR.client4, 1234);
+      const r = await craft(lab, 'stranger', dst, DUAL, { ackOpts: forged, src });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.body.remoteAddress).toBe(mapped);
+      expect(r.body.remotePort).toBe(r.sport);
+      expect(delta(before, await counters())).toEqual({ untrusted: 1, untrusted_toa: 1 });
+    }
+  });
+
+  it('SYN cookies forced on: still recovered', async () => {
+    const syncookies = async (): Promise<number> => {
+      const out = await lab.execOk('realserver', ['nstat', '-az', 'TcpExtSyncookiesSent']);
+      return Number(/TcpExtSyncookiesSent\s+(\d+)/.exec(out)?.[1] ?? NaN);
+    };
+    await lab.execOk('realserver', ['sysctl', '-qw', 'net.ipv4.tcp_syncookies=2']);
+    try {
+      const sent = await syncookies();
+      const r4 = await viaVip(4, DUAL);
+      expect(r4.body).toMatchObject({ remoteAddress: `::ffff:${ADDR.client4}`, remotePort: r4.sport });
+      const r6 = await viaVip(6, V6ONLY);
+      expect(r6.body).toMatchObject({ remoteAddress: ADDR.client6, remotePort: r6.sport });
+      // The cookies were really used, so the sockets were made from the ACK alone.
+      expect(await syncookies()).toBeGreaterThanOrEqual(sent + 2);
+    } finally {
+      await lab.execOk('realserver', ['sysctl', '-qw', 'net.ipv4.tcp_syncookies=1']);
+    }
+  });
+
+  it('attach again with another trust list updates the live attachment, no detach', async () => {
+    await lab.attachRealserver({ trust: [`${ADDR.stranger4}/32`] });
+    expect((await lab.realserverStatus()).trust).toEqual([`${ADDR.stranger4}/32`]);
+    // The LIP is no longer trusted: the client's TOA is ignored...
+    const r = await viaVip(4, DUAL);
+    expect(r.body.remoteAddress).toBe(`::ffff:${ADDR.lip4}`);
+    // ...and the stranger's is taken.
+    const s = await craft(lab, 'stranger', ADDR.rsStranger4, DUAL, { ackOpts: toaHex('v4', '192.0.2.77', 7777) });
+    expect(s.body).toMatchObject({ remoteAddress: '::ffff:192.0.2.77', remotePort: 7777 });
+    await lab.attachRealserver({ trust: 'any' });
+    expect((await lab.realserverStatus()).trust).toEqual(['0.0.0.0/0', '::/0']);
+    await lab.attachRealserver();
+    expect((await viaVip(4, DUAL)).body.remoteAddress).toBe(`::ffff:${ADDR.client4}`);
+  });
+
+  it('attach with another cgroup while attached is refused', async () => {
+    const r = await lab.toaBpf(['realserver', 'attach', '--cgroup', join(lab.cgroup.path, '..'), '--trust-any'], 'realserver');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/already attached to cgroup/);
+  });
+
+  it('no record is left behind once the connections are closed', async () => {
+    const st = await lab.realserverStatus();
+    expect(st.records).toBe(0);
+  });
+
+  it('detach: the app sees the LIP again and nothing is left pinned or attached', async () => {
+    await lab.detachRealserver();
+    const r = await viaVip(4, DUAL);
+    expect(r.body.remoteAddress).toBe(`::ffff:${ADDR.lip4}`);
+    const left = existsSync(lab.pinDir) ? readdirSync(lab.pinDir) : [];
+    expect(left).toEqual([]);
+    // bpftool prints nothing at all (not even []) for a cgroup without programs.
+    const cg = await run(['bpftool', '-j', 'cgroup', 'show', lab.cgroup.path]);
+    expect(cg.code, cg.stderr).toBe(0);
+    expect(JSON.parse(cg.stdout.trim() || '[]')).toEqual([]);
+    expect((await lab.realserverStatus()).attached).toBe(false);
+    // Detach is idempotent.
+    await lab.detachRealserver();
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * TypeScript side of toa-craft (test/tools/toa-craft.c): TOA option bytes in
+ * hex, and one crafted HTTP request from a lab namespace.
+ *
+ *   import { craft, toaHex } from '../tools/craft.js';
+ *   const r = await craft(lab, 'client', '198.51.100.100', 80, { ackOpts: toaHex('v4', '198.51.100.10', 40000) });
+ *   r.body.remoteAddress  // what the server's socket reported
+ */
+import { execFileSync } from 'node:child_process';
+import { isIPv4, isIPv6 } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The built binary; ensureCraft() builds it when missing. */
+export const TOA_CRAFT = join(here, 'build/toa-craft');
+
+/** Builds toa-craft (make is quick when it is up to date). */
+export function ensureCraft(): string {
+  execFileSync('make', ['-s', '--no-print-directory', '-C', here], { stdio: 'inherit' });
+  return TOA_CRAFT;
+}
+
+/** Kind and length per dialect (DESIGN.md); the body is port(2) addr or version(1)=1 addr. */
+const DIALECTS: Record<string, { kind: number; len: number; v6: boolean; port: boolean }> = {
+  v4: { kind: 254, len: 8, v6: false, port: true },
+  v6: { kind: 254, len: 20, v6: true, port: true },
+  'v6-ali': { kind: 253, len: 20, v6: true, port: true },
+  'v4-253': { kind: 253, len: 8, v6: false, port: true },
+  'v4-200': { kind: 200, len: 8, v6: false, port: true },
+  cdn: { kind: 28, len: 7, v6: false, port: false },
+  cdn6: { kind: 28, len: 19, v6: true, port: false },
+};
+
+/** Address bytes of an IPv4 or IPv6 text address. */
+export function addrBytes(addr: string): Buffer {
+  if (isIPv4(addr)) return Buffer.from(addr.split('.').map(Number));
+  if (!isIPv6(addr)) throw new TypeError(`not an IP address: ${addr}`);
+  let s = addr;
+  // A trailing dotted quad (::ffff:1.2.3.4) is two groups.
+  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (quad) {
+    const b = addrBytes(quad[1]);
+    s = `${s.slice(0, -quad[1].length)}${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
+  }
+  const [h, t] = s.split('::');
+  const hg = h ? h.split(':') : [];
+  const tg = t ? t.split(':') : [];
+  const groups = t === undefined ? hg : [...hg, ...new Array(8 - hg.length - tg.length).fill('0'), ...tg];
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+/** The TOA option of a dialect for addr:port, as hex for --ack-opts / --data-opts. */
+export function toaHex(dialect: string, addr: string, port = 0): string {
+  const d = DIALECTS[dialect];
+  if (!d) throw new TypeError(`unknown dialect ${dialect}`);
+  const a = addrBytes(addr);
+  if ((a.length === 16) !== d.v6) throw new TypeError(`${dialect} carries an IPv${d.v6 ? 6 : 4} address, not ${addr}`);
+  const head = Buffer.from([d.kind, d.len]);
+  const mid = d.port ? Buffer.from([port >> 8, port & 0xff]) : Buffer.from([1]);
+  return Buffer.concat([head, mid, a]).toString('hex');
+}
+
+export interface CraftOptions {
+  synOpts?: string;
+  ackOpts?: string;
+  dataOpts?: string;
+  noAck?: boolean;
+  src?: string;
+  sport?: number;
+  path?: string;
+  timeoutMs?: number;
+}
+
+export interface CraftResult {
+  code: number;
+  stderr: string;
+  /** The response's status line and headers. */
+  head: string;
+  /** The body, parsed as JSON when it is JSON. */
+  body: any;
+  sport: number;
+}
+
+/** Anything with the lab's exec(role, argv): runs argv in that namespace. */
+export interface Runner {
+  exec(role: any, argv: string[], opts?: { timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** A random source port in toa-craft's range, so a test knows it before the option is written. */
+export function randomPort(): number {
+  return 20000 + Math.floor(Math.random() * 12768);
+}
+
+/** One request with toa-craft from a lab namespace to addr:port. */
+export async function craft(lab: Runner, role: string, addr: string, port: number, o: CraftOptions = {}): Promise<CraftResult> {
+  const sport = o.sport ?? randomPort();
+  const argv = [TOA_CRAFT, '--sport', String(sport), '--timeout', String(o.timeoutMs ?? 5000)];
+  if (o.src) argv.push('--src', o.src);
+  if (o.synOpts !== undefined) argv.push('--syn-opts', o.synOpts);
+  if (o.ackOpts !== undefined) argv.push('--ack-opts', o.ackOpts);
+  if (o.dataOpts !== undefined) argv.push('--data-opts', o.dataOpts);
+  if (o.noAck) argv.push('--no-ack');
+  if (o.path) argv.push('--path', o.path);
+  argv.push(addr, String(port));
+  const r = await lab.exec(role, argv, { timeoutMs: (o.timeoutMs ?? 5000) + 5000 });
+  const split = r.stdout.indexOf('\r\n\r\n');
+  const head = split >= 0 ? r.stdout.slice(0, split) : r.stdout;
+  const text = split >= 0 ? r.stdout.slice(split + 4) : '';
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON: keep the text */
+  }
+  return { code: r.code, stderr: r.stderr, head, body, sport };
+}
