@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ADDR, createLab, labUnavailable, REPO_ROOT, TOA_BPF, type Lab } from '../../../test/lab/index.js';
 
-const TSX = join(REPO_ROOT, 'node_modules/tsx/dist/cli.mjs');
+// One process per app (node --import tsx), so stopping it stops the server.
+const TSX_IMPORT = ['--import', 'tsx'];
 const TLS = { TLS_KEY: join(__dirname, '../fixtures/tls/key.pem'), TLS_CERT: join(__dirname, '../fixtures/tls/cert.pem') };
 
 function realserverMissing(): string | null {
@@ -38,7 +39,7 @@ describe.skipIf(why)(`examples behind the director${why ? ` (skipped: ${why})` :
     await lab.attachWriter({ ports: apps.map((a) => a.port) });
     await lab.attachRealserver();
     for (const a of apps) {
-      const p = lab.spawn('realserver', [process.execPath, TSX, join(REPO_ROOT, 'examples', `${a.app}.ts`)], {
+      const p = lab.spawn('realserver', [process.execPath, ...TSX_IMPORT, join(REPO_ROOT, 'examples', `${a.app}.ts`)], {
         cgroup: true,
         env: { PORT: String(a.port), HOST: '::', TOA_BACKEND: a.backend, ...TLS },
       });
@@ -53,7 +54,7 @@ describe.skipIf(why)(`examples behind the director${why ? ` (skipped: ${why})` :
   async function get(proto: string, host: string, port: number, count: number, perConnection: number) {
     const url = `${proto}://${host.includes(':') ? `[${host}]` : host}:${port}/`;
     if (proto === 'https') {
-      const out = await lab.execOk('client', [process.execPath, TSX, join(__dirname, '../fixtures/https-client.mts'), url, String(count)]);
+      const out = await lab.execOk('client', [process.execPath, ...TSX_IMPORT, join(__dirname, '../fixtures/https-client.mts'), url, String(count)]);
       return JSON.parse(out) as { localAddress: string; localPort: number; body: any }[];
     }
     return lab.httpClient(['--url', url, '--count', String(count), '--per-connection', String(perConnection)]);
@@ -83,7 +84,7 @@ describe.skipIf(why)(`examples behind the director${why ? ` (skipped: ${why})` :
 
   test('a connection that does not pass the director (no TOA) reports the LIP, via socket', async () => {
     const out = await lab.execOk('director', [
-      process.execPath, TSX, join(REPO_ROOT, 'test/lab/clients/http-client.ts'), '--url', `http://${ADDR.rs4}:80/`, '--count', '2',
+      process.execPath, ...TSX_IMPORT, join(REPO_ROOT, 'test/lab/clients/http-client.ts'), '--url', `http://${ADDR.rs4}:80/`, '--count', '2',
     ]);
     for (const r of JSON.parse(out)) {
       expect(r.body.ip).toBe(`::ffff:${ADDR.lip4}`);
