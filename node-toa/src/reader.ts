@@ -126,6 +126,8 @@ export function socketPeer(s: Socket): Peer {
   const address = s.remoteAddress;
   const port = s.remotePort;
   if (address === undefined || port === undefined) {
+    const open = !s.destroyed && (s as unknown as SocketInternals)._handle;
+    if (open && !s.connecting) throw new ToaError('TOA_ENOTINET', 'toa: the socket is not a TCP/IP socket (e.g. a Unix domain socket), so it has no peer address');
     throw new ToaError('TOA_ESOCKCLOSED', 'toa: the socket has no peer address (it is closed or not connected)');
   }
   const family = s.remoteFamily === 'IPv4' || (address.startsWith('::ffff:') && address.includes('.')) ? 4 : 6;

@@ -2,6 +2,9 @@
 // problems say so (strict) or fall back with a warning.
 import { spawnSync } from 'node:child_process';
 import { openSync, closeSync, chmodSync } from 'node:fs';
+import { once } from 'node:events';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
@@ -38,6 +41,23 @@ describe('bad arguments', () => {
       expect(() => toa.peer(s)).toThrow(expect.objectContaining({ code: 'TOA_ENOFD', message: expect.stringMatching(/no file descriptor/) }));
     } finally {
       s.destroy();
+    }
+  });
+
+  test('a Unix domain socket: TOA_ENOTINET', async () => {
+    const path = join(tmpdir(), `toa-unix-${process.pid}.sock`);
+    const server = net.createServer();
+    server.listen(path);
+    await once(server, 'listening');
+    const accepted = once(server, 'connection');
+    const c = net.connect(path);
+    const [s] = (await accepted) as [net.Socket];
+    try {
+      expect(() => toa.peer(s)).toThrow(expect.objectContaining({ code: 'TOA_ENOTINET', message: expect.stringMatching(/not a TCP\/IP socket/) }));
+    } finally {
+      c.destroy();
+      s.destroy();
+      server.close();
     }
   });
 
