@@ -289,6 +289,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	if (level != LIBBPF_WARN && !libbpf_verbose)
 		return 0;
+	/* The verifier's log can run to thousands of lines: only with -v. */
+	if (!libbpf_verbose && strstr(fmt, "PROG LOAD LOG"))
+		return 0;
 	return vfprintf(stderr, fmt, args);
 }
 

@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The director's TOA writer: tc programs on the client-facing interface.
+ *
+ * egress  (VIP:port -> client, after reverse NAT): records the real server's
+ *         ISN from the SYN-ACK and lowers its MSS by the option's length.
+ * ingress (client -> VIP:port, before NAT, so the true client is visible):
+ *         overwrites client-supplied TOA kinds with NOPs, lowers the SYN's
+ *         MSS, and writes TOA after the fixed TCP header into every segment
+ *         whose ack is the server's ISN + 1 (handshake ACK, data before the
+ *         server speaks, FIN), except SYN and RST.
+ *
+ * Everything fails open: a segment the program cannot handle goes on as it
+ * came (TC_ACT_OK) and a counter says why.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "toa/toa_wire.h"
+#include "director.h"
+
+/* Set by the loader before load. */
+const volatile __u8 dialect_v4 = TOA_D_V4;
+const volatile __u8 dialect_v6 = TOA_D_V6;
+const volatile __u8 strip_kinds[32] = {};	/* bitmap over option kinds */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DIRECTOR_VIPS_MAX);
+	__type(key, struct director_vip);
+	__type(value, __u8);
+} vips SEC(".maps");
+
+/* LRU: a SYN flood evicts old handshakes instead of filling the map. Size set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DIRECTOR_FLOWS_DEFAULT);
+	__type(key, struct director_flow_key);
+	__type(value, struct director_flow);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Not used by the programs: the loader's record of the attachment, pinned beside them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct director_info);
+} info SEC(".maps");
+
+/* Bytes after the TOA go toward the tail in chunks of this size, through a per-CPU buffer. */
+#define MOVE_CHUNK	512
+#define MOVE_CHUNKS	32	/* at most 16 KiB of options and payload behind the insertion point */
+
+struct move_buf {
+	__u8 b[MOVE_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct move_buf);
+} scratch SEC(".maps");
+
+/* One parsed segment. */
+struct seg {
+	__u32 l3;		/* IP header offset */
+	__u32 l4;		/* TCP header offset */
+	__u32 end;		/* end of the IP packet (the skb may carry link padding after it) */
+	__u8 family;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	struct tcphdr th;
+};
+
+static __always_inline void add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline void count(__u32 idx)
+{
+	add(idx, 1);
+}
+
+/* Bytes the TOA takes in the header: the option padded with a NOP to a 4-byte multiple. */
+static __always_inline __u32 toa_room(__u8 family)
+{
+	__u32 len = toa_dialect_len(family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4);
+
+	return (len + 3) & ~3u;
+}
+
+/* Parses Ethernet + IPv4/IPv6 (no extension headers) + TCP. 0 or -1 (not plain TCP). */
+static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
+{
+	__u32 doff;
+
+	s->l3 = ETH_HLEN;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, s->l3, &ip, sizeof(ip)))
+			return -1;
+		/* Fragments carry no (or a partial) TCP header: leave them alone. */
+		if (ip.protocol != IPPROTO_TCP || ip.ihl < 5 || (ip.frag_off & bpf_htons(0x3fff)))
+			return -1;
+		s->family = TOA_FAMILY_V4;
+		s->l4 = s->l3 + ip.ihl * 4;
+		s->end = s->l3 + bpf_ntohs(ip.tot_len);
+		__builtin_memset(s->saddr, 0, sizeof(s->saddr));
+		__builtin_memset(s->daddr, 0, sizeof(s->daddr));
+		__builtin_memcpy(s->saddr, &ip.saddr, 4);
+		__builtin_memcpy(s->daddr, &ip.daddr, 4);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, s->l3, &ip6, sizeof(ip6)))
+			return -1;
+		if (ip6.nexthdr != IPPROTO_TCP)
+			return -1;
+		s->family = TOA_FAMILY_V6;
+		s->l4 = s->l3 + sizeof(ip6);
+		s->end = s->l4 + bpf_ntohs(ip6.payload_len);
+		__builtin_memcpy(s->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(s->daddr, &ip6.daddr, 16);
+	} else {
+		return -1;
+	}
+	if (bpf_skb_load_bytes(skb, s->l4, &s->th, sizeof(s->th)))
+		return -1;
+	doff = s->th.doff * 4;
+	if (doff < sizeof(struct tcphdr) || s->l4 + doff > s->end || s->end > skb->len)
+		return -1;
+	return 0;
+}
+
+static __always_inline bool is_vip(__u8 family, const __u8 *addr, __be16 port)
+{
+	struct director_vip k = { .family = family, .port = port };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&vips, &k) != NULL;
+}
+
+static __always_inline bool strip_kind(__u8 kind, __u8 len)
+{
+	/* Kind 28 with length 4 is the standard User Timeout option, never TOA. */
+	if (kind == TOA_OPT_UTO && len == 4)
+		return false;
+	return strip_kinds[(kind >> 3) & 31] & (1 << (kind & 7));
+}
+
+/* The options walk's state: the options area and where the walk is in it. */
+struct opt_walk {
+	__u8	buf[TOA_OPTBUF];	/* the options area, changed in place */
+	__u32	len;			/* its length */
+	__u32	next;			/* where the next option starts */
+	__u32	nop_until;		/* a stripped option's bytes end here */
+	__u32	room;			/* lower the MSS by this (0: leave it) */
+	__u32	strip;			/* overwrite strippable kinds */
+	__u32	stripped;		/* options overwritten */
+	__u32	clamped;		/* MSS lowered */
+	__u32	stop;			/* EOL or a malformed option: nothing more to do */
+};
+
+/*
+ * One byte position of the walk. A global function: the verifier checks it
+ * once for any state, instead of once per path through the options (an
+ * inlined walk has more paths than its one-million-instruction budget).
+ */
+__attribute__((noinline)) int director_opt_step(struct opt_walk *w, __u32 p)
+{
+	__u8 kind, len;
+	__u16 mss;
+
+	if (!w || w->stop || p >= w->len || p >= TOA_OPT_MAX)
+		return 0;
+	if (p < w->nop_until) {
+		w->buf[TOA_IDX(p)] = TOA_OPT_NOP;
+		return 0;
+	}
+	if (p != w->next)
+		return 0;
+	kind = w->buf[TOA_IDX(p)];
+	if (kind == TOA_OPT_EOL) {
+		w->stop = 1;
+		return 0;
+	}
+	if (kind == TOA_OPT_NOP) {
+		w->next = p + 1;
+		return 0;
+	}
+	if (p + 1 >= w->len)
+		goto malformed;
+	len = w->buf[TOA_IDX(p + 1)];
+	if (len < 2 || p + len > w->len)
+		goto malformed;
+	if (w->room && kind == TOA_OPT_MSS && len == 4) {
+		mss = (w->buf[TOA_IDX(p + 2)] << 8) | w->buf[TOA_IDX(p + 3)];
+		if (mss > w->room) {
+			mss -= w->room;
+			w->buf[TOA_IDX(p + 2)] = mss >> 8;
+			w->buf[TOA_IDX(p + 3)] = mss & 0xff;
+			w->clamped = 1;
+		}
+	} else if (w->strip && strip_kind(kind, len)) {
+		w->buf[TOA_IDX(p)] = TOA_OPT_NOP;
+		w->nop_until = p + len;
+		w->stripped++;
+	}
+	w->next = p + len;
+	return 0;
+malformed:
+	/* The rest is not ours to interpret; a TOA hidden in it would not parse on the real server either. */
+	w->stop = 1;
+	return 0;
+}
+
+/*
+ * Overwrite strippable kinds with NOPs (strip) and lower a SYN's MSS by
+ * room, then store the options back with one checksum fix.
+ */
+static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bool strip, __u32 room)
+{
+	struct opt_walk w = {};
+	__u8 orig[TOA_OPTBUF] = {};
+	__u32 base = s->l4 + sizeof(struct tcphdr), optlen = s->th.doff * 4, p;
+	__s64 diff;
+
+	if (optlen <= sizeof(struct tcphdr))
+		return;
+	/* Masked, then range-checked: the verifier needs both bounds of a helper's size. */
+	optlen = (optlen - sizeof(struct tcphdr)) & (TOA_OPTBUF - 1);
+	if (optlen == 0 || optlen > TOA_OPT_MAX)
+		return;
+	if (bpf_skb_load_bytes(skb, base, orig, optlen))
+		goto err;
+	__builtin_memcpy(w.buf, orig, sizeof(orig));
+	w.len = optlen;
+	w.room = room;
+	w.strip = strip;
+	for (p = 0; p < TOA_OPT_MAX; p++) {
+		if (p >= optlen)
+			break;
+		director_opt_step(&w, p);
+	}
+	if (!w.stripped && !w.clamped)
+		return;
+	/* optlen is a multiple of 4 (data offset counts words), as csum_diff needs. */
+	diff = bpf_csum_diff((__be32 *)orig, optlen, (__be32 *)w.buf, optlen, 0);
+	if (diff < 0 || bpf_skb_store_bytes(skb, base, w.buf, optlen, 0) ||
+	    bpf_l4_csum_replace(skb, s->l4 + offsetof(struct tcphdr, check), 0, diff, 0))
+		goto err;
+	if (w.clamped)
+		count(DC_MSS_CLAMPED);
+	if (w.stripped)
+		add(DC_FORGED_STRIPPED, w.stripped);
+	return;
+err:
+	count(DC_HELPER_ERR);
+}
+
+/*
+ * Inserts the TOA right after the fixed TCP header. The bytes behind it
+ * (the remaining options and the payload) move toward the tail, so the TCP
+ * header keeps its place: a CHECKSUM_PARTIAL skb's csum_start still points
+ * at it, which moving the header (bpf_skb_adjust_room) would break and a
+ * BPF program cannot repair.
+ */
+static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u32 room)
+{
+	__u8 opt[32] = {};
+	__u32 start = s->l4 + sizeof(struct tcphdr), rem, at, i, full, n;
+	__u32 csum_off = s->l4 + offsetof(struct tcphdr, check);
+	__u32 l4len = s->end - s->l4, key = 0;
+	__u8 d = s->family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4;
+	__u16 word, nword;
+	struct move_buf *mb;
+	__s64 diff;
+
+	room &= 0x1c;	/* 8 or 20: masked so the verifier sees the store bounded */
+	if (room != 8 && room != 20)
+		goto err;
+	if (s->th.doff * 4 + room > 60) {
+		count(DC_NO_ROOM);
+		return;
+	}
+	if (skb->gso_size) {
+		count(DC_GSO);
+		return;
+	}
+	rem = s->end - start;
+	if (rem > MOVE_CHUNK * MOVE_CHUNKS) {
+		count(DC_NO_ROOM);
+		return;
+	}
+	/* Odd-length dialects (cdn, cdn6) lead with a NOP so the option area stays word-sized. */
+	if (toa_dialect_len(d) & 3) {
+		opt[0] = TOA_OPT_NOP;
+		toa_encode(d, s->th.source, s->saddr, opt + 1);
+	} else {
+		toa_encode(d, s->th.source, s->saddr, opt);
+	}
+	mb = bpf_map_lookup_elem(&scratch, &key);
+	if (!mb)
+		goto err;
+
+	/* Grow to exactly the IP packet plus the room (drops any link-layer padding). */
+	if (bpf_skb_change_tail(skb, s->end + room, 0))
+		goto err;
+	/*
+	 * Highest chunk first, so nothing is overwritten before it moved. Whole
+	 * chunks in the loop and the remainder after it: a loop body without
+	 * data-dependent branches keeps the verifier's paths linear.
+	 */
+	full = rem / MOVE_CHUNK;
+	for (i = 0; i < MOVE_CHUNKS; i++) {
+		if (i >= full)
+			break;
+		at = start + rem - (i + 1) * MOVE_CHUNK;
+		if (bpf_skb_load_bytes(skb, at, mb->b, MOVE_CHUNK) ||
+		    bpf_skb_store_bytes(skb, at + room, mb->b, MOVE_CHUNK, 0))
+			goto broken;
+	}
+	n = rem & (MOVE_CHUNK - 1);
+	if (n && (bpf_skb_load_bytes(skb, start, mb->b, n) ||
+		  bpf_skb_store_bytes(skb, start + room, mb->b, n, 0)))
+		goto broken;
+	if (bpf_skb_store_bytes(skb, start, opt, room, 0))
+		goto broken;
+
+	/* Data offset grows by room / 4 words; the sum covers it and the option's bytes. */
+	__builtin_memcpy(&word, (__u8 *)&s->th + 12, 2);
+	nword = word;
+	((__u8 *)&nword)[0] += (room / 4) << 4;
+	if (bpf_skb_store_bytes(skb, s->l4 + 12, &nword, 2, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, word, nword, 2))
+		goto broken;
+	diff = bpf_csum_diff(NULL, 0, (__be32 *)opt, room, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, diff, 0))
+		goto broken;
+
+	/* Lengths: the IP header's and the pseudo header's. */
+	if (s->family == TOA_FAMILY_V4) {
+		__be16 olen = bpf_htons(s->end - s->l3), nlen = bpf_htons(s->end - s->l3 + room);
+
+		if (bpf_l4_csum_replace(skb, csum_off, bpf_htons(l4len), bpf_htons(l4len + room),
+					BPF_F_PSEUDO_HDR | 2) ||
+		    bpf_skb_store_bytes(skb, s->l3 + offsetof(struct iphdr, tot_len), &nlen, 2, 0) ||
+		    bpf_l3_csum_replace(skb, s->l3 + offsetof(struct iphdr, check), olen, nlen, 2))
+			goto broken;
+		count(DC_WRITTEN_V4);
+	} else {
+		__be16 nlen = bpf_htons(l4len + room);
+
+		if (bpf_l4_csum_replace(skb, csum_off, bpf_htonl(l4len), bpf_htonl(l4len + room),
+					BPF_F_PSEUDO_HDR | 4) ||
+		    bpf_skb_store_bytes(skb, s->l3 + offsetof(struct ipv6hdr, payload_len), &nlen, 2, 0))
+			goto broken;
+		count(DC_WRITTEN_V6);
+	}
+	return;
+broken:
+	/*
+	 * Helpers only fail here on memory trouble after the packet grew; it is
+	 * no longer what the client sent, and the receiver's checksum check will
+	 * drop it (TCP retransmits). Counted: never seen in practice.
+	 */
+err:
+	count(DC_HELPER_ERR);
+}
+
+SEC("tc")
+int toa_ingress(struct __sk_buff *skb)
+{
+	struct director_flow_key k = {};
+	struct director_flow *f;
+	struct seg s;
+	__u32 room, ack;
+
+	if (parse(skb, &s)) {
+		count(DC_NOT_TCP);
+		return TC_ACT_OK;
+	}
+	if (!is_vip(s.family, s.daddr, s.th.dest)) {
+		count(DC_NOT_VIP);
+		return TC_ACT_OK;
+	}
+	room = toa_room(s.family);
+	fix_options(skb, &s, true, s.th.syn ? room : 0);
+	if (s.th.syn || !s.th.ack)
+		return TC_ACT_OK;
+
+	k.family = s.family;
+	k.cport = s.th.source;
+	k.vport = s.th.dest;
+	__builtin_memcpy(k.caddr, s.saddr, 16);
+	__builtin_memcpy(k.vaddr, s.daddr, 16);
+	f = bpf_map_lookup_elem(&flows, &k);
+	if (!f) {
+		count(DC_NO_FLOW);
+		return TC_ACT_OK;
+	}
+	if (s.th.rst) {
+		bpf_map_delete_elem(&flows, &k);
+		count(DC_FLOW_CLOSED);
+		return TC_ACT_OK;
+	}
+	ack = bpf_ntohl(s.th.ack_seq);
+	if (ack != f->ack) {
+		/* The client acked server data: no later segment of this flow gets TOA. */
+		if ((__s32)(ack - f->ack) > 0) {
+			bpf_map_delete_elem(&flows, &k);
+			count(DC_FLOW_DONE);
+		} else {
+			count(DC_NO_FLOW);
+		}
+		return TC_ACT_OK;
+	}
+	write_toa(skb, &s, room);
+	if (s.th.fin) {
+		bpf_map_delete_elem(&flows, &k);
+		count(DC_FLOW_CLOSED);
+	}
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int toa_egress(struct __sk_buff *skb)
+{
+	struct director_flow_key k = {};
+	struct director_flow f = {};
+	struct seg s;
+
+	/* The director's own traffic also leaves here: only VIP replies are ours, and they are not counted otherwise. */
+	if (parse(skb, &s) || !is_vip(s.family, s.saddr, s.th.source))
+		return TC_ACT_OK;
+	if (!s.th.syn && !s.th.rst)
+		return TC_ACT_OK;
+
+	k.family = s.family;
+	k.cport = s.th.dest;
+	k.vport = s.th.source;
+	__builtin_memcpy(k.caddr, s.daddr, 16);
+	__builtin_memcpy(k.vaddr, s.saddr, 16);
+	if (s.th.rst) {
+		if (!bpf_map_delete_elem(&flows, &k))
+			count(DC_FLOW_CLOSED);
+		return TC_ACT_OK;
+	}
+	if (!s.th.ack)
+		return TC_ACT_OK;
+	fix_options(skb, &s, false, toa_room(s.family));
+	f.ack = bpf_ntohl(s.th.seq) + 1;
+	if (bpf_map_update_elem(&flows, &k, &f, BPF_ANY))
+		count(DC_HELPER_ERR);
+	else
+		count(DC_FLOW_NEW);
+	return TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

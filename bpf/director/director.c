@@ -1,0 +1,716 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * toa-bpf director: attach, inspect and detach the TOA writer (director.bpf.c)
+ * on an LVS FullNAT director's client-facing interface.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "toa/toa_wire.h"
+#include "cli.h"
+#include "director.h"
+#include "director.skel.h"
+
+#define PROG "toa-bpf director"
+
+static const char usage[] =
+"Usage: toa-bpf director attach --dev IFACE --vip ADDR:PORT [--vip ...] [OPTIONS]\n"
+"       toa-bpf director detach [--dev IFACE] [--pin-dir DIR]\n"
+"       toa-bpf director status [--json] [--pin-dir DIR]\n"
+"\n"
+"Writes TOA (the client's address and port) into client segments to the VIPs\n"
+"of an LVS FullNAT director: a tc program at ingress and egress of the\n"
+"client-facing interface, before NAT.\n"
+"\n"
+"Options:\n"
+"  -d, --dev IFACE        client-facing interface (attach; detach checks it)\n"
+"  -V, --vip ADDR:PORT    a VIP and port to serve, repeatable; IPv6 as [ADDR]:PORT\n"
+"  -D, --dialect NAME     dialect to write, at most one per client family:\n"
+"                         IPv4 clients: v4 (default), v4-253, v4-200, cdn\n"
+"                         IPv6 clients: v6 (default), v6-ali, cdn6\n"
+"  -f, --flows N          per-flow state entries (LRU), %u..%u, default %u\n"
+"  -s, --strip KIND       also overwrite client options of this kind (3..255) with\n"
+"                         NOPs, repeatable; the kinds written and 253, 254 always are\n"
+"  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
+"                         else /sys/fs/bpf/toa); the writer's is DIR/director\n"
+"  -j, --json             status: machine-readable output (shape in director.h)\n"
+"  -v, --verbose          show libbpf's log (the verifier's, on a load failure)\n"
+"  -h, --help             this text\n"
+"\n"
+"Attaching again replaces the programs and the VIP set in place (flow state and\n"
+"counters are kept). Detach removes the filters, the pins, and the clsact qdisc\n"
+"if attach created it.\n"
+"\n"
+"EXAMPLES:\n"
+"  toa-bpf director attach --dev eth0 --vip 198.51.100.100:80 --vip '[2001:db8:100::100]:80'\n"
+"  toa-bpf director attach --dev eth0 --vip 198.51.100.100:443 --dialect v4-200 --flows 262144\n"
+"  toa-bpf director status --json\n"
+"  TOA_PIN_DIR=/sys/fs/bpf/lab1 toa-bpf director detach\n";
+
+static struct env {
+	const char *dev;
+	const char *pin_dir;
+	struct toa_endpoint vips[DIRECTOR_VIPS_MAX];
+	int nvips;
+	int dialect_v4;
+	int dialect_v6;
+	__u32 flows;
+	__u8 strip[32];
+	bool verbose;
+	bool json;
+} env = {
+	.dialect_v4 = TOA_D_V4,
+	.dialect_v6 = TOA_D_V6,
+	.flows = DIRECTOR_FLOWS_DEFAULT,
+};
+
+static const struct option long_opts[] = {
+	{ "dev",	required_argument,	NULL, 'd' },
+	{ "vip",	required_argument,	NULL, 'V' },
+	{ "dialect",	required_argument,	NULL, 'D' },
+	{ "flows",	required_argument,	NULL, 'f' },
+	{ "strip",	required_argument,	NULL, 's' },
+	{ "pin-dir",	required_argument,	NULL, 'p' },
+	{ "json",	no_argument,		NULL, 'j' },
+	{ "verbose",	no_argument,		NULL, 'v' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{},
+};
+
+static const char *const counter_names[DC_MAX] = DIRECTOR_COUNTER_NAMES;
+
+/* Pinned names under <pin dir>/director. */
+static const char *const pin_names[] = { "ingress", "egress", "vips", "flows", "counters", "info" };
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, usage, DIRECTOR_FLOWS_MIN, DIRECTOR_FLOWS_MAX, DIRECTOR_FLOWS_DEFAULT);
+}
+
+/* A usage error: one line saying what is wrong, a hint, exit code 2. */
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'toa-bpf director --help'.\n");
+	return 2;
+}
+
+static void strip_set(__u8 *bm, unsigned int kind)
+{
+	bm[kind >> 3] |= 1 << (kind & 7);
+}
+
+static bool strip_has(const __u8 *bm, unsigned int kind)
+{
+	return bm[kind >> 3] & (1 << (kind & 7));
+}
+
+static int parse_args(int argc, char **argv, const char *cmd)
+{
+	bool dialect_seen[2] = {};
+	unsigned long v;
+	char *end;
+	int opt, d, fam;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":d:V:D:f:s:p:jvh", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			if (!*optarg || strlen(optarg) >= IFNAMSIZ)
+				return usage_error("bad interface name '%s'", optarg);
+			env.dev = optarg;
+			break;
+		case 'V':
+			if (env.nvips >= DIRECTOR_VIPS_MAX)
+				return usage_error("too many --vip (at most %d)", DIRECTOR_VIPS_MAX);
+			if (toa_parse_endpoint(optarg, &env.vips[env.nvips]))
+				return usage_error("bad --vip '%s'", optarg);
+			env.nvips++;
+			break;
+		case 'D':
+			d = toa_parse_dialect(optarg);
+			if (d < 0)
+				return usage_error("unknown dialect '%s' (v4, v6, v6-ali, v4-253, v4-200, cdn, cdn6)",
+						   optarg);
+			fam = toa_dialect_family(d) == TOA_FAMILY_V6;
+			if (dialect_seen[fam])
+				return usage_error("--dialect given twice for IPv%d clients", fam ? 6 : 4);
+			dialect_seen[fam] = true;
+			if (fam)
+				env.dialect_v6 = d;
+			else
+				env.dialect_v4 = d;
+			break;
+		case 'f':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' ||
+			    v < DIRECTOR_FLOWS_MIN || v > DIRECTOR_FLOWS_MAX)
+				return usage_error("--flows must be a number from %u to %u, not '%s'",
+						   DIRECTOR_FLOWS_MIN, DIRECTOR_FLOWS_MAX, optarg);
+			env.flows = v;
+			break;
+		case 's':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v < 3 || v > 255)
+				return usage_error("--strip takes an option kind from 3 to 255, not '%s'", optarg);
+			strip_set(env.strip, v);
+			break;
+		case 'p':
+			env.pin_dir = optarg;
+			break;
+		case 'j':
+			env.json = true;
+			break;
+		case 'v':
+			env.verbose = true;
+			break;
+		case 'h':
+			print_usage(stdout);
+			exit(0);
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!strcmp(cmd, "attach")) {
+		if (!env.dev)
+			return usage_error("attach needs --dev IFACE");
+		if (!env.nvips)
+			return usage_error("attach needs at least one --vip ADDR:PORT");
+	} else if (env.nvips || dialect_seen[0] || dialect_seen[1] || env.flows != DIRECTOR_FLOWS_DEFAULT) {
+		return usage_error("--vip, --dialect and --flows belong to attach");
+	}
+	if (env.json && strcmp(cmd, "status"))
+		return usage_error("--json belongs to status");
+	return 0;
+}
+
+static int pin_path(const struct toa_global *g, const char *name, char *buf, size_t len)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "%s%s%s", DIRECTOR_PIN_SUBDIR, name ? "/" : "", name ? name : "");
+	return toa_pin_path(g, rel, buf, len);
+}
+
+/* The pinned info map's content; -ENOENT when nothing is attached under this pin dir. */
+static int read_info(const struct toa_global *g, struct director_info *info)
+{
+	char path[PATH_MAX];
+	__u32 key = 0;
+	int fd, err;
+
+	err = pin_path(g, "info", path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_lookup_elem(fd, &key, info) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/* Explains a load failure in terms of kernel features, newest requirement last. */
+static void explain_load_failure(int err)
+{
+	static const struct {
+		enum bpf_func_id id;
+		const char *name, *kernel;
+	} helpers[] = {
+		{ BPF_FUNC_skb_load_bytes, "bpf_skb_load_bytes", "4.5" },
+		{ BPF_FUNC_csum_diff, "bpf_csum_diff", "4.6" },
+		{ BPF_FUNC_skb_change_tail, "bpf_skb_change_tail", "4.9" },
+	};
+	unsigned int i;
+
+	fprintf(stderr, PROG ": loading the BPF programs failed: %s\n", strerror(-err));
+	if (err == -EPERM) {
+		fprintf(stderr, PROG ": permission denied: loading needs root (CAP_BPF, CAP_NET_ADMIN)\n");
+		return;
+	}
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) <= 0) {
+		fprintf(stderr, PROG ": this kernel has no tc BPF programs (Linux 4.1, CONFIG_NET_CLS_BPF)\n");
+		return;
+	}
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_HASH, NULL) <= 0) {
+		fprintf(stderr, PROG ": this kernel has no LRU hash maps (Linux 4.10)\n");
+		return;
+	}
+	for (i = 0; i < sizeof(helpers) / sizeof(helpers[0]); i++) {
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, helpers[i].id, NULL) <= 0) {
+			fprintf(stderr, PROG ": this kernel lacks the helper %s (Linux %s)\n",
+				helpers[i].name, helpers[i].kernel);
+			return;
+		}
+	}
+	fprintf(stderr, PROG ": the verifier rejected the programs; they need bounded loops (Linux 5.3) "
+		"and __sk_buff.gso_size (Linux 5.7); run with -v for the verifier's log\n");
+}
+
+/* Replaces whatever is pinned at path with fd's object. */
+static int repin(int fd, const char *path)
+{
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+/* A pinned map of this object's shape that attach can keep (flow state, counters), or -1. */
+static int reusable_map(const char *path, struct bpf_map *want)
+{
+	struct bpf_map_info mi = {};
+	__u32 len = sizeof(mi);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return -1;
+	if (bpf_obj_get_info_by_fd(fd, &mi, &len) || mi.type != bpf_map__type(want) ||
+	    mi.key_size != bpf_map__key_size(want) || mi.value_size != bpf_map__value_size(want) ||
+	    mi.max_entries != bpf_map__max_entries(want)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int tc_detach_dev(int ifindex, bool destroy_clsact)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DIRECTOR_TC_HANDLE, .priority = DIRECTOR_TC_PRIO);
+	int err, ret = 0;
+
+	hook.attach_point = BPF_TC_INGRESS;
+	err = bpf_tc_detach(&hook, &opts);
+	if (err && err != -ENOENT && err != -EINVAL)
+		ret = err;
+	hook.attach_point = BPF_TC_EGRESS;
+	err = bpf_tc_detach(&hook, &opts);
+	if (err && err != -ENOENT && err != -EINVAL)
+		ret = err;
+	if (destroy_clsact) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		err = bpf_tc_hook_destroy(&hook);
+		if (err && err != -ENOENT && err != -EINVAL)
+			ret = err;
+	}
+	return ret;
+}
+
+static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DIRECTOR_TC_HANDLE, .priority = DIRECTOR_TC_PRIO,
+		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int cmd_attach(const struct toa_global *g)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	struct director_info old = {}, info = {};
+	struct director_bpf *obj = NULL;
+	char path[PATH_MAX];
+	bool had_old, created = false, attached = false;
+	int ifindex, err, i, fd;
+	__u32 key = 0;
+	__u8 one = 1;
+
+	ifindex = if_nametoindex(env.dev);
+	if (!ifindex) {
+		fprintf(stderr, PROG ": no interface '%s' in this network namespace: %s\n", env.dev, strerror(errno));
+		return 1;
+	}
+	err = toa_prepare_pin_dir(g, true);
+	if (err)
+		return 1;
+	err = pin_path(g, NULL, path, sizeof(path));
+	if (err)
+		return 1;
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		fprintf(stderr, PROG ": cannot create '%s': %s\n", path, strerror(errno));
+		return 1;
+	}
+	had_old = !read_info(g, &old);
+
+	obj = director_bpf__open();
+	if (!obj) {
+		err = -errno;
+		fprintf(stderr, PROG ": opening the BPF object failed: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	obj->rodata->dialect_v4 = env.dialect_v4;
+	obj->rodata->dialect_v6 = env.dialect_v6;
+	/* Clients may never choose their address: the kinds written and the default-accepted ones are always stripped. */
+	strip_set(env.strip, toa_dialect_kind(env.dialect_v4));
+	strip_set(env.strip, toa_dialect_kind(env.dialect_v6));
+	strip_set(env.strip, TOA_KIND_253);
+	strip_set(env.strip, TOA_KIND_254);
+	memcpy((void *)obj->rodata->strip_kinds, env.strip, sizeof(env.strip));
+	err = bpf_map__set_max_entries(obj->maps.flows, env.flows);
+	if (err) {
+		fprintf(stderr, PROG ": setting the flow table size failed: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	/* Keep flow state and counters across a re-attach when their shape is unchanged. */
+	if (had_old) {
+		struct bpf_map *keep[] = { obj->maps.flows, obj->maps.counters };
+
+		for (i = 0; i < 2; i++) {
+			if (pin_path(g, bpf_map__name(keep[i]), path, sizeof(path)))
+				continue;
+			fd = reusable_map(path, keep[i]);
+			if (fd >= 0) {
+				bpf_map__reuse_fd(keep[i], fd);
+				close(fd);
+			}
+		}
+	}
+	err = director_bpf__load(obj);
+	if (err) {
+		explain_load_failure(err);
+		goto cleanup;
+	}
+	for (i = 0; i < env.nvips; i++) {
+		struct director_vip k = { .family = env.vips[i].family, .port = env.vips[i].port };
+
+		memcpy(k.addr, env.vips[i].addr, 16);
+		if (bpf_map_update_elem(bpf_map__fd(obj->maps.vips), &k, &one, BPF_ANY)) {
+			err = -errno;
+			fprintf(stderr, PROG ": filling the VIP map failed: %s\n", strerror(errno));
+			goto cleanup;
+		}
+	}
+
+	hook.ifindex = ifindex;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		fprintf(stderr, PROG ": creating the clsact qdisc on %s failed: %s\n", env.dev, strerror(-err));
+		goto cleanup;
+	}
+	created = !err;
+	err = tc_attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(obj->progs.toa_ingress));
+	if (!err)
+		err = tc_attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(obj->progs.toa_egress));
+	if (err) {
+		fprintf(stderr, PROG ": attaching the tc programs to %s failed: %s\n", env.dev, strerror(-err));
+		goto cleanup;
+	}
+	attached = true;
+
+	/* Moved to another device: take the old one's filters (and its qdisc, if it was ours) away. */
+	if (had_old && old.ifindex != (__u32)ifindex)
+		tc_detach_dev(old.ifindex, old.clsact_created);
+	info.ifindex = ifindex;
+	info.flows_max = env.flows;
+	info.clsact_created = created || (had_old && old.ifindex == (__u32)ifindex && old.clsact_created);
+	info.dialect_v4 = env.dialect_v4;
+	info.dialect_v6 = env.dialect_v6;
+	snprintf(info.dev, sizeof(info.dev), "%s", env.dev);
+	memcpy(info.strip, env.strip, sizeof(info.strip));
+	if (bpf_map_update_elem(bpf_map__fd(obj->maps.info), &key, &info, BPF_ANY)) {
+		err = -errno;
+		fprintf(stderr, PROG ": writing the info map failed: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	{
+		int fds[] = {
+			bpf_program__fd(obj->progs.toa_ingress), bpf_program__fd(obj->progs.toa_egress),
+			bpf_map__fd(obj->maps.vips), bpf_map__fd(obj->maps.flows),
+			bpf_map__fd(obj->maps.counters), bpf_map__fd(obj->maps.info),
+		};
+
+		for (i = 0; i < (int)(sizeof(fds) / sizeof(fds[0])); i++) {
+			err = pin_path(g, pin_names[i], path, sizeof(path));
+			if (!err)
+				err = repin(fds[i], path);
+			if (err) {
+				fprintf(stderr, PROG ": pinning '%s' failed: %s\n", path, strerror(-err));
+				goto cleanup;
+			}
+		}
+	}
+	if (env.verbose)
+		fprintf(stderr, PROG ": attached to %s (ifindex %d), %d VIP(s), dialects %s/%s, %u flows\n",
+			env.dev, ifindex, env.nvips, toa_dialect_name(env.dialect_v4),
+			toa_dialect_name(env.dialect_v6), env.flows);
+	err = 0;
+
+cleanup:
+	if (err && !had_old) {
+		/* A first attach that failed leaves nothing behind. */
+		if (attached || created)
+			tc_detach_dev(ifindex, created);
+		for (i = 0; i < (int)(sizeof(pin_names) / sizeof(pin_names[0])); i++)
+			if (!pin_path(g, pin_names[i], path, sizeof(path)))
+				unlink(path);
+		if (!pin_path(g, NULL, path, sizeof(path)))
+			rmdir(path);
+		rmdir(g->pin_dir);
+	}
+	director_bpf__destroy(obj);
+	return err ? 1 : 0;
+}
+
+static int cmd_detach(const struct toa_global *g)
+{
+	struct director_info info = {};
+	char path[PATH_MAX], name[IF_NAMESIZE];
+	unsigned int i;
+	int err, ret = 0, ifindex;
+
+	if (toa_prepare_pin_dir(g, false))
+		return 1;
+	err = read_info(g, &info);
+	if (err == -ENOENT) {
+		/* Nothing pinned: still take our filters off --dev, in case the pins were lost. */
+		if (env.dev) {
+			ifindex = if_nametoindex(env.dev);
+			if (!ifindex) {
+				fprintf(stderr, PROG ": no interface '%s' in this network namespace: %s\n",
+					env.dev, strerror(errno));
+				return 1;
+			}
+			err = tc_detach_dev(ifindex, false);
+			if (err) {
+				fprintf(stderr, PROG ": removing the tc filters from %s failed: %s\n",
+					env.dev, strerror(-err));
+				return 1;
+			}
+		}
+		if (env.verbose)
+			fprintf(stderr, PROG ": nothing attached under %s\n", g->pin_dir);
+		return 0;
+	}
+	if (err) {
+		fprintf(stderr, PROG ": reading the pinned state under %s failed: %s\n", g->pin_dir, strerror(-err));
+		return 1;
+	}
+	if (env.dev && strcmp(env.dev, info.dev)) {
+		fprintf(stderr, PROG ": the writer pinned under %s is attached to %s, not %s\n",
+			g->pin_dir, info.dev, env.dev);
+		return 1;
+	}
+	if (if_indextoname(info.ifindex, name) && !strcmp(name, info.dev)) {
+		err = tc_detach_dev(info.ifindex, info.clsact_created);
+		if (err) {
+			fprintf(stderr, PROG ": removing the tc filters from %s failed: %s\n", info.dev, strerror(-err));
+			ret = 1;
+		}
+	} else {
+		fprintf(stderr, PROG ": %s (ifindex %u) is not in this network namespace (gone?); "
+			"removing the pins only\n", info.dev, info.ifindex);
+	}
+	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
+		if (pin_path(g, pin_names[i], path, sizeof(path)))
+			continue;
+		if (unlink(path) && errno != ENOENT) {
+			fprintf(stderr, PROG ": removing '%s' failed: %s\n", path, strerror(errno));
+			ret = 1;
+		}
+	}
+	if (!pin_path(g, NULL, path, sizeof(path)) && rmdir(path) && errno != ENOENT) {
+		fprintf(stderr, PROG ": removing '%s' failed: %s\n", path, strerror(errno));
+		ret = 1;
+	}
+	/* The pin dir itself goes too when nothing else (the real-server role) lives there. */
+	rmdir(g->pin_dir);
+	return ret;
+}
+
+static int open_pinned(const struct toa_global *g, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (pin_path(g, name, path, sizeof(path)))
+		return -1;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		fprintf(stderr, PROG ": opening '%s' failed: %s\n", path, strerror(errno));
+	return fd;
+}
+
+/* Whether our filter is on the device at that point (in this network namespace). */
+static bool tc_present(int ifindex, enum bpf_tc_attach_point where)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DIRECTOR_TC_HANDLE, .priority = DIRECTOR_TC_PRIO);
+
+	return !bpf_tc_query(&hook, &opts);
+}
+
+static int cmd_status(const struct toa_global *g)
+{
+	struct director_info info = {};
+	struct director_vip vk, *prev = NULL;
+	struct director_flow_key fk, *fprev = NULL;
+	__u64 sums[DC_MAX] = {}, *vals = NULL;
+	char addr[INET6_ADDRSTRLEN], name[IF_NAMESIZE];
+	int ncpu, vfd = -1, ffd = -1, cfd = -1, err, ret = 1, i, c, nv = 0;
+	bool here, in_ing = false, in_eg = false;
+	__u32 used = 0, key;
+
+	if (toa_prepare_pin_dir(g, false))
+		return 1;
+	err = read_info(g, &info);
+	if (err == -ENOENT) {
+		if (env.json)
+			printf("{\"attached\": false, \"pin_dir\": \"%s\"}\n", g->pin_dir);
+		else
+			printf("director: not attached (pin dir %s)\n", g->pin_dir);
+		return 0;
+	}
+	if (err) {
+		fprintf(stderr, PROG ": reading the pinned state under %s failed: %s\n", g->pin_dir, strerror(-err));
+		return 1;
+	}
+	vfd = open_pinned(g, "vips");
+	ffd = open_pinned(g, "flows");
+	cfd = open_pinned(g, "counters");
+	if (vfd < 0 || ffd < 0 || cfd < 0)
+		goto cleanup;
+	ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0) {
+		fprintf(stderr, PROG ": counting CPUs failed: %s\n", strerror(-ncpu));
+		goto cleanup;
+	}
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		goto cleanup;
+	for (key = 0; key < DC_MAX; key++) {
+		if (bpf_map_lookup_elem(cfd, &key, vals)) {
+			fprintf(stderr, PROG ": reading counter %u failed: %s\n", key, strerror(errno));
+			goto cleanup;
+		}
+		for (c = 0; c < ncpu; c++)
+			sums[key] += vals[c];
+	}
+	while (used < info.flows_max && !bpf_map_get_next_key(ffd, fprev, &fk)) {
+		used++;
+		fprev = &fk;
+	}
+	here = if_indextoname(info.ifindex, name) && !strcmp(name, info.dev);
+	if (here) {
+		in_ing = tc_present(info.ifindex, BPF_TC_INGRESS);
+		in_eg = tc_present(info.ifindex, BPF_TC_EGRESS);
+	}
+
+	if (env.json) {
+		printf("{\"attached\": true, \"pin_dir\": \"%s\", \"device\": \"%s\", \"ifindex\": %u, "
+		       "\"clsact_created\": %s, ", g->pin_dir, info.dev, info.ifindex,
+		       info.clsact_created ? "true" : "false");
+		if (here)
+			printf("\"filters\": {\"ingress\": %s, \"egress\": %s}, ",
+			       in_ing ? "true" : "false", in_eg ? "true" : "false");
+		else
+			printf("\"filters\": null, ");
+		printf("\"vips\": [");
+	} else {
+		printf("director: attached to %s (ifindex %u)", info.dev, info.ifindex);
+		if (here)
+			printf(", tc filters: ingress %s, egress %s", in_ing ? "yes" : "MISSING",
+			       in_eg ? "yes" : "MISSING");
+		else
+			printf(" (not in this network namespace)");
+		printf("\n  pin dir: %s/%s\n  VIPs:", g->pin_dir, DIRECTOR_PIN_SUBDIR);
+	}
+	while (!bpf_map_get_next_key(vfd, prev, &vk) && nv < DIRECTOR_VIPS_MAX) {
+		toa_addr_str(vk.family, vk.addr, addr, sizeof(addr));
+		if (env.json)
+			printf(vk.family == TOA_FAMILY_V6 ? "%s\"[%s]:%u\"" : "%s\"%s:%u\"", nv ? ", " : "",
+			       addr, ntohs(vk.port));
+		else
+			printf(vk.family == TOA_FAMILY_V6 ? " [%s]:%u" : " %s:%u", addr, ntohs(vk.port));
+		nv++;
+		prev = &vk;
+	}
+	if (env.json) {
+		printf("], \"dialects\": {\"ipv4\": \"%s\", \"ipv6\": \"%s\"}, \"strip_kinds\": [",
+		       toa_dialect_name(info.dialect_v4), toa_dialect_name(info.dialect_v6));
+		for (i = 0, c = 0; i < 256; i++)
+			if (strip_has(info.strip, i))
+				printf("%s%d", c++ ? ", " : "", i);
+		printf("], \"flows\": {\"max\": %u, \"used\": %u}, \"counters\": {", info.flows_max, used);
+		for (i = 0; i < DC_MAX; i++)
+			printf("%s\"%s\": %llu", i ? ", " : "", counter_names[i], (unsigned long long)sums[i]);
+		printf("}}\n");
+	} else {
+		printf("\n  dialects: IPv4 clients %s, IPv6 clients %s\n  stripped kinds:",
+		       toa_dialect_name(info.dialect_v4), toa_dialect_name(info.dialect_v6));
+		for (i = 0; i < 256; i++)
+			if (strip_has(info.strip, i))
+				printf(" %d", i);
+		printf("\n  flows: %u of %u in use\n  counters:\n", used, info.flows_max);
+		for (i = 0; i < DC_MAX; i++)
+			printf("    %-16s %llu\n", counter_names[i], (unsigned long long)sums[i]);
+	}
+	ret = 0;
+cleanup:
+	free(vals);
+	if (vfd >= 0)
+		close(vfd);
+	if (ffd >= 0)
+		close(ffd);
+	if (cfd >= 0)
+		close(cfd);
+	return ret;
+}
+
+int director_main(int argc, char **argv)
+{
+	struct toa_global g = {};
+	const char *cmd;
+	int err;
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return 2;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		print_usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "attach") && strcmp(cmd, "detach") && strcmp(cmd, "status"))
+		return usage_error("unknown command '%s' (attach, detach, status)", cmd);
+	err = parse_args(argc - 1, argv + 1, cmd);
+	if (err)
+		return err;
+	toa_global_init(&g, env.pin_dir);
+	g.verbose = env.verbose;
+	g.json = env.json;
+	toa_setup_libbpf_log(env.verbose);
+	if (geteuid() != 0) {
+		fprintf(stderr, PROG ": %s needs root (bpffs, BPF maps and tc filters): %s\n", cmd, strerror(EPERM));
+		return 1;
+	}
+	if (!strcmp(cmd, "attach"))
+		return cmd_attach(&g);
+	if (!strcmp(cmd, "detach"))
+		return cmd_detach(&g);
+	return cmd_status(&g);
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The director's TOA writer: what its tc programs and its loader share.
+ *
+ * Pinned under <pin dir>/director/: ingress, egress (programs), vips, flows,
+ * counters, info (maps). `toa-bpf director status --json` prints:
+ *
+ *   {"attached": true, "device": "cli0", "ifindex": 3, "clsact_created": true,
+ *    "vips": ["198.51.100.100:80", "[2001:db8:100::100]:80"],
+ *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [253, 254],
+ *    "flows": {"max": 65536, "used": 0},
+ *    "counters": {"written_v4": 0, ...one key per enum director_counter...}}
+ *
+ * or {"attached": false} when nothing is pinned.
+ */
+#ifndef TOA_DIRECTOR_H
+#define TOA_DIRECTOR_H
+
+#include <linux/types.h>
+
+#define DIRECTOR_PIN_SUBDIR	"director"
+#define DIRECTOR_FLOWS_DEFAULT	65536
+#define DIRECTOR_FLOWS_MIN	1024
+#define DIRECTOR_FLOWS_MAX	(16u << 20)
+#define DIRECTOR_VIPS_MAX	1024
+/* tc filter identity: fixed so attach replaces its own filter and detach finds it. */
+#define DIRECTOR_TC_HANDLE	0x544f
+#define DIRECTOR_TC_PRIO	1
+
+/*
+ * What happened to a segment; one per-CPU counter each. Values are stable
+ * (status output and tests name them through director_counter_names).
+ */
+enum director_counter {
+	DC_WRITTEN_V4 = 0,	/* TOA written into an IPv4 client's segment */
+	DC_WRITTEN_V6,		/* TOA written into an IPv6 client's segment */
+	DC_MSS_CLAMPED,		/* MSS lowered in a SYN (ingress) or SYN-ACK (egress) */
+	DC_FORGED_STRIPPED,	/* client-supplied option of a TOA kind overwritten with NOPs */
+	DC_NO_ROOM,		/* would have written, but the header or the packet has no room */
+	DC_GSO,			/* would have written, but the segment is GSO (passed unchanged) */
+	DC_NOT_TCP,		/* ingress packet that is not plain TCP over IPv4/IPv6 */
+	DC_NOT_VIP,		/* TCP to an address:port that is not a configured VIP */
+	DC_NO_FLOW,		/* segment after the handshake with no flow state (server spoke, or evicted) */
+	DC_HELPER_ERR,		/* a helper failed; the packet went on as it was */
+	DC_FLOW_NEW,		/* SYN-ACK seen at egress: the server's ISN recorded */
+	DC_FLOW_DONE,		/* the client acked server data: flow state dropped */
+	DC_FLOW_CLOSED,		/* RST or FIN: flow state dropped */
+	DC_MAX
+};
+
+#define DIRECTOR_COUNTER_NAMES {					\
+	"written_v4", "written_v6", "mss_clamped", "forged_stripped",	\
+	"no_room", "gso", "not_tcp", "not_vip", "no_flow", "helper_err",\
+	"flow_new", "flow_done", "flow_closed" }
+
+/* Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the first 4 bytes. */
+struct director_vip {
+	__u8	family;
+	__u8	pad;
+	__be16	port;
+	__u8	addr[16];
+};
+
+struct director_flow_key {
+	__u8	family;
+	__u8	pad;
+	__be16	cport;		/* client port */
+	__be16	vport;		/* VIP port */
+	__u16	pad2;
+	__u8	caddr[16];	/* client address */
+	__u8	vaddr[16];	/* VIP */
+};
+
+struct director_flow {
+	__u32	ack;		/* host order: the real server's ISN + 1 */
+	__u32	pad;
+};
+
+/* Written by the loader into the pinned "info" map so status and detach from another process know the attachment. */
+struct director_info {
+	__u32	ifindex;
+	__u32	flows_max;
+	__u8	clsact_created;	/* attach created the clsact qdisc: detach removes it */
+	__u8	dialect_v4;
+	__u8	dialect_v6;
+	__u8	pad;
+	char	dev[16];	/* IFNAMSIZ */
+	__u8	strip[32];	/* bitmap over option kinds */
+};
+
+#endif /* TOA_DIRECTOR_H */
