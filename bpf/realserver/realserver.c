@@ -56,7 +56,8 @@ static const char usage[] =
 "  -T, --trust-any        take TOA from any source (only where nobody else can\n"
 "                         reach the server)\n"
 "  -a, --accept DIALECT   dialects to accept, repeatable or comma-separated:\n"
-"                         v4 v6 v6-ali (default), v4-253 v4-200 cdn cdn6\n"
+"                         v4 v6 v6-ali (default), v4-253 v4-200 cdn cdn6;\n"
+"                         none: read no TOA (counters only)\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa)\n"
 "  -j, --json             status: machine-readable output\n"
@@ -79,6 +80,7 @@ static struct env {
 	int ntrust;
 	bool trust_any;
 	__u32 accept;
+	bool accept_none;
 	bool verbose;
 	bool json;
 } env;
@@ -146,6 +148,10 @@ static int add_accept(char *list)
 	int d;
 
 	for (name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(name, "none")) {
+			env.accept_none = true;	/* read nothing, only count what passes */
+			continue;
+		}
 		d = toa_parse_dialect(name);
 		if (d < 0)
 			return usage_error("unknown dialect '%s' (v4, v6, v6-ali, v4-253, v4-200, cdn, cdn6)", name);
@@ -203,7 +209,7 @@ static int parse_args(int argc, char **argv, const char *cmd)
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
 	if (strcmp(cmd, "attach")) {
-		if (env.ntrust || env.trust_any || env.accept)
+		if (env.ntrust || env.trust_any || env.accept || env.accept_none)
 			return usage_error("--trust, --trust-any and --accept belong to attach");
 	} else {
 		if (!env.ntrust && !env.trust_any)
@@ -214,7 +220,9 @@ static int parse_args(int argc, char **argv, const char *cmd)
 	}
 	if (env.json && strcmp(cmd, "status"))
 		return usage_error("--json belongs to status");
-	if (!env.accept)
+	if (env.accept_none && env.accept)
+		return usage_error("--accept none excludes other dialects");
+	if (!env.accept && !env.accept_none)
 		env.accept = TOA_ACCEPT_DEFAULT;
 	if (env.trust_any) {
 		/* Two /0 prefixes: the trie stays the one source of truth, and status shows them. */

@@ -8,7 +8,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDR, createLab, labUnavailable, run, type Lab } from '../lab/index.js';
-import { craft, ensureCraft, toaHex, type CraftOptions } from '../tools/craft.js';
+import { craft, ensureCraft, randomPort, toaHex, type CraftOptions } from '../tools/craft.js';
 
 const why = labUnavailable();
 
@@ -26,7 +26,7 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
 
   /** The client's crafted request through the director's VIP, carrying TOA for its own address and port. */
   async function viaVip(family: 4 | 6, port: number, o: CraftOptions & { toa?: 'ack' | 'data' | 'none'; dialect?: string } = {}) {
-    const sport = 20000 + Math.floor(Math.random() * 12768);
+    const sport = randomPort();
     const client = family === 4 ? ADDR.client4 : ADDR.client6;
     const opt = toaHex(o.dialect ?? (family === 4 ? 'v4' : 'v6'), client, sport);
     const where = o.toa ?? 'ack';
@@ -107,7 +107,7 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
 
   it('IPv6 client on an IPv4 socket (NAT64): the LIP stays, the record says so', async () => {
     const before = await counters();
-    const sport = 31000;
+    const sport = randomPort();
     const r = await craft(lab, 'client', ADDR.vip4, V4ONLY, { sport, ackOpts: toaHex('v6', ADDR.client6, sport) });
     expect(r.code, r.stderr).toBe(0);
     expect(r.body.remoteAddress).toBe(ADDR.lip4);

@@ -89,9 +89,16 @@ export interface Runner {
   exec(role: any, argv: string[], opts?: { timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
-/** A random source port in toa-craft's range, so a test knows it before the option is written. */
+let nextPort = Math.floor(Math.random() * 12768);
+
+/**
+ * A source port in toa-craft's range (20000..32767), known before the option
+ * is written. Successive calls never repeat one (until the range wraps): a
+ * reused 4-tuple would meet the server's TIME_WAIT and stall the handshake.
+ */
 export function randomPort(): number {
-  return 20000 + Math.floor(Math.random() * 12768);
+  nextPort = (nextPort + 1) % 12768;
+  return 20000 + nextPort;
 }
 
 /** One request with toa-craft from a lab namespace to addr:port. */
