@@ -1,0 +1,315 @@
+/**
+ * The director's TOA writer in the lab: real clients (the lab's Node client,
+ * curl, toa-craft for shapes a normal stack never sends) connect to the VIP;
+ * captures at the real server (after NAT) and at the client show what the
+ * writer did on the wire, and the receiving kernels check every checksum.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADDR, createLab, labUnavailable, run, type Lab, type TcpSegment } from '../lab/index.js';
+import { pattern } from '../lab/pattern.js';
+import { craft, ensureCraft, toaHex } from '../tools/craft.js';
+
+const why = labUnavailable();
+const PORT = 80;
+const MB10 = 10_000_000;
+
+/** TOA-kind options in an options area: kind, length and body, walking as a receiver would. */
+function toaOptions(opts: Uint8Array): { kind: number; len: number; body: Buffer }[] {
+  const out: { kind: number; len: number; body: Buffer }[] = [];
+  for (let i = 0; i < opts.length; ) {
+    const kind = opts[i];
+    if (kind === 0) break;
+    if (kind === 1) {
+      i++;
+      continue;
+    }
+    const len = opts[i + 1];
+    if (!len || len < 2) break;
+    if (kind === 254 || kind === 253 || kind === 200 || (kind === 28 && len !== 4)) {
+      out.push({ kind, len, body: Buffer.from(opts.subarray(i + 2, i + len)) });
+    }
+    i += len;
+  }
+  return out;
+}
+
+/** The body a writer puts in for addr:port in a port-carrying dialect. */
+function toaBody(addr: string, port: number): Buffer {
+  return Buffer.from(toaHex(addr.includes(':') ? 'v6' : 'v4', addr, port), 'hex').subarray(2);
+}
+
+/** Segments of one connection at the real server: LIP:lport <-> RS:PORT. */
+function connection(segs: TcpSegment[], lport: number) {
+  const fromClient = segs.filter((s) => s.sport === lport && s.dport === PORT);
+  const fromServer = segs.filter((s) => s.sport === PORT && s.dport === lport);
+  const synack = fromServer.find((s) => s.flags.syn && s.flags.ack);
+  return { fromClient, fromServer, isnPlus1: synack ? (synack.seq + 1) >>> 0 : undefined };
+}
+
+describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, () => {
+  let lab: Lab;
+
+  const counters = async (): Promise<Record<string, number>> => (await lab.writerStatus()).counters;
+  const delta = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
+    Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - a[k]]).filter(([, v]) => v !== 0));
+
+  beforeAll(async () => {
+    ensureCraft();
+    lab = await createLab();
+    await lab.startPeerEcho({ host: '::', port: PORT });
+    await lab.attachWriter({ ports: [PORT] });
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it('status reports the attachment', async () => {
+    const st = await lab.writerStatus();
+    expect(st).toMatchObject({
+      attached: true,
+      device: 'cli0',
+      clsact_created: true,
+      filters: { ingress: true, egress: true },
+      dialects: { ipv4: 'v4', ipv6: 'v6' },
+      strip_kinds: [253, 254],
+      flows: { max: 65536 },
+    });
+    expect(st.vips.sort()).toEqual([`${ADDR.vip4}:${PORT}`, `[${ADDR.vip6}]:${PORT}`].sort());
+  });
+
+  it.each([
+    ['IPv4 (Node client)', 4],
+    ['IPv6 (curl)', 6],
+  ] as const)('%s: TOA with the client address and port from the handshake ACK until the server speaks', async (_n, family) => {
+    const before = await counters();
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    let clientPort: number;
+    let lport: number;
+    if (family === 4) {
+      const [r] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`]);
+      expect(r.error).toBeUndefined();
+      clientPort = r.localPort!;
+      lport = r.body.remotePort;
+    } else {
+      const out = await lab.execOk('client', ['curl', '-sS', '--max-time', '10', '-w', '\n%{local_port}', `http://[${ADDR.vip6}]:${PORT}/`]);
+      const [body, port] = out.trim().split('\n');
+      clientPort = Number(port);
+      lport = JSON.parse(body).remotePort;
+    }
+    const segs = await cap.stop();
+    const { fromClient, fromServer, isnPlus1 } = connection(segs, lport);
+    expect(isnPlus1).toBeDefined();
+    const client = family === 4 ? ADDR.client4 : ADDR.client6;
+    const want = { kind: 254, len: family === 4 ? 8 : 20, body: toaBody(client, clientPort) };
+
+    // Every client segment acking only the SYN-ACK carries exactly one TOA; every later one none.
+    const early = fromClient.filter((s) => !s.flags.syn && s.ack === isnPlus1);
+    const late = fromClient.filter((s) => !s.flags.syn && s.ack !== isnPlus1);
+    expect(early.length).toBeGreaterThanOrEqual(2); // the handshake ACK and the request
+    expect(early.some((s) => s.payloadLength > 0)).toBe(true);
+    for (const s of early) expect(toaOptions(s.options)).toEqual([want]);
+    expect(late.length).toBeGreaterThan(0);
+    expect(fromServer.some((s) => s.payloadLength > 0)).toBe(true);
+    for (const s of late) expect(toaOptions(s.options)).toEqual([]);
+    for (const s of fromServer) expect(toaOptions(s.options)).toEqual([]);
+    for (const s of fromClient) {
+      expect(s.tcpChecksumOk).toBe(true);
+      if (family === 4) expect(s.ipChecksumOk).toBe(true);
+    }
+    // The option sits right after the fixed header.
+    expect(early[0].options[0]).toBe(254);
+
+    const d = delta(before, await counters());
+    expect(d[family === 4 ? 'written_v4' : 'written_v6']).toBe(early.length);
+    expect(d.flow_new).toBe(1);
+    expect(d.flow_done).toBe(1);
+    expect(d.helper_err).toBeUndefined();
+  });
+
+  it.each([
+    ['IPv4', 4, 8],
+    ['IPv6', 6, 20],
+  ] as const)('%s: MSS of the SYN and the SYN-ACK lowered by the option length', async (_n, family, room) => {
+    const atClient = await lab.capture('client', 'eth0', `tcp port ${PORT}`);
+    const atServer = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const vip = family === 4 ? ADDR.vip4 : `[${ADDR.vip6}]`;
+    const [r] = await lab.httpClient(['--url', `http://${vip}:${PORT}/`]);
+    expect(r.error).toBeUndefined();
+    const c = await atClient.stop();
+    const s = await atServer.stop();
+    const cSyn = c.find((x) => x.flags.syn && !x.flags.ack && x.sport === r.localPort)!;
+    const cSynAck = c.find((x) => x.flags.syn && x.flags.ack && x.dport === r.localPort)!;
+    const sSyn = s.find((x) => x.flags.syn && !x.flags.ack && x.sport === r.body.remotePort)!;
+    const sSynAck = s.find((x) => x.flags.syn && x.flags.ack && x.dport === r.body.remotePort)!;
+    expect(sSyn.mss).toBe(cSyn.mss! - room);
+    expect(cSynAck.mss).toBe(sSynAck.mss! - room);
+    for (const x of [sSyn, cSynAck]) expect(x.tcpChecksumOk).toBe(true);
+  });
+
+  it('a 10 MB request body and a 10 MB response arrive byte-exact, every checksum right', async () => {
+    const before = await counters();
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const [up] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`, '--post-bytes', String(MB10)]);
+    const [down] = await lab.httpClient(['--url', `http://[${ADDR.vip6}]:${PORT}/bytes/${MB10}`, '--expect-bytes', String(MB10)]);
+    const segs = await cap.stop();
+    expect(up.error).toBeUndefined();
+    expect(up.body.bodyBytes).toBe(MB10);
+    expect(up.body.bodySha256).toBe(createHash('sha256').update(pattern(0, MB10)).digest('hex'));
+    expect(down.error).toBeUndefined();
+    expect(down.bytes).toBe(MB10);
+
+    const bad = segs.filter((s) => s.tcpChecksumOk === false || s.ipChecksumOk === false);
+    expect(bad.length).toBe(0);
+    // The whole upload went before the server spoke: its segments carry TOA.
+    const up4 = connection(segs, up.body.remotePort).fromClient.filter((s) => s.payloadLength > 0);
+    expect(up4.filter((s) => toaOptions(s.options).length === 1).length).toBeGreaterThan(1000);
+    const d = delta(before, await counters());
+    expect(d.written_v4).toBeGreaterThan(1000);
+    expect(d.helper_err).toBeUndefined();
+  });
+
+  it('a client-forged TOA is overwritten with NOPs and the true one written', async () => {
+    const before = await counters();
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const forged = toaHex('v4', ADDR.stranger4, 4242);
+    const forged253 = toaHex('v6-ali', ADDR.stranger6, 4242);
+    const r = await craft(lab, 'client', ADDR.vip4, PORT, {
+      synOpts: `020405b4${forged}`,
+      ackOpts: forged,
+      dataOpts: `${forged253}fe0c${'00'.repeat(10)}`, // v6-ali and a 254 of no dialect's length
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const segs = await cap.stop();
+    const { fromClient, isnPlus1 } = connection(segs, r.body.remotePort);
+    const want = [{ kind: 254, len: 8, body: toaBody(ADDR.client4, r.sport) }];
+    const syn = fromClient.find((s) => s.flags.syn)!;
+    expect(toaOptions(syn.options)).toEqual([]);
+    const early = fromClient.filter((s) => !s.flags.syn && s.ack === isnPlus1);
+    expect(early.length).toBeGreaterThanOrEqual(2);
+    for (const s of early) {
+      expect(toaOptions(s.options)).toEqual(want);
+      expect(s.tcpChecksumOk).toBe(true);
+    }
+    const d = delta(before, await counters());
+    expect(d.forged_stripped).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a segment with no room (data offset 15) passes unchanged and is counted; the connection works', async () => {
+    const before = await counters();
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const full = '01'.repeat(40);
+    const r = await craft(lab, 'client', ADDR.vip4, PORT, { ackOpts: full, dataOpts: full });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.head).toMatch(/^HTTP\/1\.[01] 200/);
+    const segs = await cap.stop();
+    const { fromClient, isnPlus1 } = connection(segs, r.body.remotePort);
+    const early = fromClient.filter((s) => !s.flags.syn && s.ack === isnPlus1);
+    expect(early.length).toBeGreaterThanOrEqual(2);
+    for (const s of early) {
+      expect(s.doff).toBe(15);
+      expect(toaOptions(s.options)).toEqual([]);
+    }
+    const d = delta(before, await counters());
+    expect(d.no_room).toBeGreaterThanOrEqual(2);
+    expect(d.written_v4).toBeUndefined();
+  });
+
+  it('attach again is idempotent: one filter per direction, new settings, counters kept', async () => {
+    const before = await counters();
+    await lab.attachWriter({ ports: [PORT], dialects: ['cdn', 'v6-ali'] });
+    await lab.attachWriter({ ports: [PORT], dialects: ['cdn', 'v6-ali'] });
+    for (const dir of ['ingress', 'egress']) {
+      const out = await lab.execOk('director', ['tc', 'filter', 'show', 'dev', 'cli0', dir]);
+      expect(out.match(/ handle /g) ?? []).toHaveLength(1);
+      expect(out).toMatch(new RegExp(`handle 0x544f toa_${dir}`));
+    }
+    const st = await lab.writerStatus();
+    expect(st.dialects).toEqual({ ipv4: 'cdn', ipv6: 'v6-ali' });
+    expect(st.strip_kinds).toEqual([28, 253, 254]);
+    expect(st.counters.written_v4).toBeGreaterThanOrEqual(before.written_v4);
+
+    // The new dialects on the wire: cdn (NOP-padded 28/7, no port) and v6-ali (253/20).
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const [r4] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`]);
+    const [r6] = await lab.httpClient(['--url', `http://[${ADDR.vip6}]:${PORT}/`]);
+    const segs = await cap.stop();
+    const ack4 = connection(segs, r4.body.remotePort).fromClient.find((s) => !s.flags.syn && s.flags.ack)!;
+    const ack6 = connection(segs, r6.body.remotePort).fromClient.find((s) => !s.flags.syn && s.flags.ack)!;
+    expect(Buffer.from(ack4.options.subarray(0, 8)).toString('hex')).toBe(`011c0701${Buffer.from(ADDR.client4.split('.').map(Number)).toString('hex')}`);
+    expect(toaOptions(ack6.options)).toEqual([{ kind: 253, len: 20, body: toaBody(ADDR.client6, r6.localPort!) }]);
+    expect(ack4.tcpChecksumOk && ack6.tcpChecksumOk).toBe(true);
+
+    await lab.attachWriter({ ports: [PORT] });
+    expect((await lab.writerStatus()).dialects).toEqual({ ipv4: 'v4', ipv6: 'v6' });
+  });
+
+  it('detach leaves no filter, qdisc, pin or program behind, and plain FullNAT works again', async () => {
+    const pinned = (await run(['bpftool', '-j', 'prog', 'show', 'pinned', join(lab.pinDir, 'director/ingress')])).stdout;
+    const progId = JSON.parse(pinned).id as number;
+    expect(progId).toBeGreaterThan(0);
+
+    await lab.detachWriter();
+    for (const dir of ['ingress', 'egress']) {
+      expect((await lab.exec('director', ['tc', 'filter', 'show', 'dev', 'cli0', dir])).stdout).not.toMatch(/toa_|bpf/);
+    }
+    expect(await lab.execOk('director', ['tc', 'qdisc', 'show', 'dev', 'cli0'])).not.toMatch(/clsact/);
+    expect(existsSync(join(lab.pinDir, 'director'))).toBe(false);
+    if (existsSync(lab.pinDir)) expect(readdirSync(lab.pinDir)).not.toContain('director');
+    expect((await run(['bpftool', 'prog', 'show', 'id', String(progId)])).code).not.toBe(0);
+    expect(await lab.writerStatus()).toMatchObject({ attached: false });
+    // Detach again: nothing to do, still success.
+    expect((await lab.toaBpf(['director', 'detach', '--dev', 'cli0'])).code).toBe(0);
+
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const [r] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`]);
+    expect(r.error).toBeUndefined();
+    expect(r.body.remoteAddress).toBe(`::ffff:${ADDR.lip4}`);
+    const segs = await cap.stop();
+    const { fromClient } = connection(segs, r.body.remotePort);
+    expect(fromClient.length).toBeGreaterThan(2);
+    for (const s of fromClient) expect(toaOptions(s.options)).toEqual([]);
+    const syn = fromClient.find((s) => s.flags.syn)!;
+    expect(syn.mss).toBe(1460);
+  });
+});
+
+describe.skipIf(why)(`director TOA writer with checksum offload on${why ? ` (skipped: ${why})` : ''}`, () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    lab = await createLab({ offload: true });
+    // The client's segments arrive CHECKSUM_PARTIAL; with tx offload off on rs0 the director's
+    // kernel computes each sum from csum_start, so a wrong csum_start would show at the real server.
+    await lab.execOk('director', ['ethtool', '-K', 'rs0', 'tx', 'off']);
+    await lab.startPeerEcho({ host: '::', port: PORT });
+    await lab.attachWriter({ ports: [PORT] });
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it.each([
+    ['IPv4', ADDR.vip4, ADDR.client4],
+    ['IPv6', `[${ADDR.vip6}]`, ADDR.client6],
+  ])('%s: TOA written, 10 MB body intact, every segment from the director checksummed right', async (_n, vip, client) => {
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const [r] = await lab.httpClient(['--url', `http://${vip}:${PORT}/`, '--post-bytes', String(MB10)]);
+    const segs = await cap.stop();
+    expect(r.error).toBeUndefined();
+    expect(r.body.bodyBytes).toBe(MB10);
+    expect(r.body.bodySha256).toBe(createHash('sha256').update(pattern(0, MB10)).digest('hex'));
+    const { fromClient, isnPlus1 } = connection(segs, r.body.remotePort);
+    for (const s of fromClient) expect(s.tcpChecksumOk).toBe(true);
+    const ack = fromClient.find((s) => !s.flags.syn && s.ack === isnPlus1 && s.payloadLength === 0)!;
+    expect(toaOptions(ack.options)).toEqual([
+      { kind: 254, len: client.includes(':') ? 20 : 8, body: toaBody(client, r.localPort!) },
+    ]);
+    const st = await lab.writerStatus();
+    expect(st.counters.helper_err).toBe(0);
+  });
+});
