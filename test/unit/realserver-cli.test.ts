@@ -1,0 +1,115 @@
+/**
+ * toa-bpf realserver: what a user gets for bad input. Argument errors are
+ * found before anything touches the kernel (exit 2, any user); the rest need
+ * root and stop before attaching anything.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const TOA_BPF = join(ROOT, 'bpf/build/toa-bpf');
+const isRoot = process.getuid?.() === 0;
+
+function rs(args: string[], env: NodeJS.ProcessEnv = {}, prefix: string[] = []) {
+  const argv = [...prefix, TOA_BPF, 'realserver', ...args];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function cgroup2(): string | null {
+  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const [, mnt, type] = line.split(' ');
+    if (type === 'cgroup2') return mnt;
+  }
+  return null;
+}
+
+describe('toa-bpf realserver: argument errors', () => {
+  it('is built (npm run bootstrap builds bpf/)', () => {
+    expect(existsSync(TOA_BPF), `${TOA_BPF} is missing: run npm run bootstrap`).toBe(true);
+  });
+
+  it.each([
+    [[], /Usage: toa-bpf realserver attach/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['attach'], /attach needs a trust decision: --trust CIDR .* or --trust-any/],
+    [['attach', '--trust', '192.0.2.0/33'], /bad CIDR '192\.0\.2\.0\/33': prefix length must be 0 to 32/],
+    [['attach', '--trust', '2001:db8::/129'], /prefix length must be 0 to 128/],
+    [['attach', '--trust', 'lip.example'], /'lip\.example' is not an IPv4 or IPv6 address/],
+    [['attach', '--trust', '192.0.2.1/'], /bad --trust '192\.0\.2\.1\/'/],
+    [['attach', '--trust', '192.0.2.1', '--trust-any'], /--trust and --trust-any exclude each other/],
+    [['attach', '--trust-any', '--accept', 'v5'], /unknown dialect 'v5'/],
+    [['attach', '--trust-any', '--accept', 'v4,,bogus'], /unknown dialect 'bogus'/],
+    [['attach', '--trust-any', '--accept', 'none,v4'], /--accept none excludes other dialects/],
+    [['attach', '--trust-any', '--json'], /--json belongs to status/],
+    [['attach', '--trust'], /option '--trust' needs a value/],
+    [['attach', '--trust-any', 'extra'], /unexpected argument 'extra'/],
+    [['status', '--trust', '192.0.2.1'], /--trust, --trust-any and --accept belong to attach/],
+    [['detach', '--bogus'], /unknown option '--bogus'/],
+  ])('%j -> exit 2: %s', (args, message) => {
+    const r = rs(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message as RegExp);
+  });
+
+  it('--help lists the options and examples, exit 0', () => {
+    const r = rs(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--trust CIDR/);
+    expect(r.stdout).toMatch(/EXAMPLES:/);
+  });
+});
+
+describe.skipIf(!isRoot)(`toa-bpf realserver: errors that need root${isRoot ? '' : ' (skipped: not root)'}`, () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'toa-rs-cli-'));
+  const mount = cgroup2();
+  const cg = mount ? join(mount, `toa-rs-cli-${process.pid}`) : null;
+  if (cg) mkdirSync(cg, { recursive: true });
+  const pinDir = `/sys/fs/bpf/toa-rs-cli-${process.pid}`;
+
+  afterAll(() => {
+    rmSync(tmp, { recursive: true, force: true });
+    if (cg && existsSync(cg)) rmdirSync(cg);
+    rmSync(pinDir, { recursive: true, force: true });
+  });
+
+  it('as another user: says root is needed', () => {
+    const setpriv = spawnSync('setpriv', ['--version']);
+    expect(setpriv.status, 'setpriv (util-linux) is needed to drop privileges').toBe(0);
+    const r = rs(['status'], {}, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/must run as root/);
+  });
+
+  it('a --cgroup that is not a cgroup v2 directory', () => {
+    const r = rs(['attach', '--cgroup', tmp, '--trust-any', '--pin-dir', pinDir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is not a cgroup v2 directory/);
+    expect(existsSync(pinDir)).toBe(false);
+  });
+
+  it('a --cgroup that does not exist', () => {
+    const r = rs(['attach', '--cgroup', join(tmp, 'nope'), '--trust-any', '--pin-dir', pinDir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/No such file or directory/);
+  });
+
+  it.skipIf(!cg)('a pin directory that is not on bpffs', () => {
+    const r = rs(['attach', '--cgroup', cg!, '--trust-any'], { TOA_PIN_DIR: join(tmp, 'pins') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/is not on a bpf filesystem/);
+  });
+
+  it('status and detach when nothing is attached: say so, exit 0', () => {
+    const st = rs(['status', '--json', '--pin-dir', pinDir]);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout)).toEqual({ attached: false, pin_dir: pinDir });
+    const d = rs(['detach', '--pin-dir', pinDir]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/not attached/);
+  });
+});
