@@ -67,15 +67,34 @@ struct {
 #define MOVE_CHUNK	512
 #define MOVE_CHUNKS	32	/* at most 16 KiB of options and payload behind the insertion point */
 
-struct move_buf {
-	__u8 b[MOVE_CHUNK];
+/* The options walk's state: the options area and where the walk is in it. */
+struct opt_walk {
+	__u8	buf[TOA_OPTBUF];	/* the options area, changed in place */
+	__u32	len;			/* its length */
+	__u32	next;			/* where the next option starts */
+	__u32	nop_until;		/* a stripped option's bytes end here */
+	__u32	room;			/* lower the MSS by this (0: leave it) */
+	__u32	strip;			/* overwrite strippable kinds */
+	__u32	stripped;		/* options overwritten */
+	__u32	clamped;		/* MSS lowered */
+	__u32	stop;			/* EOL or a malformed option: nothing more to do */
+};
+
+/*
+ * Per-CPU working memory (a tc program runs start to end on one CPU).
+ * Map memory, not stack: the verifier does not track its contents, so the
+ * walk's state does not multiply the paths it explores.
+ */
+struct scratch_buf {
+	struct opt_walk	w;
+	__u8		move[MOVE_CHUNK];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct move_buf);
+	__type(value, struct scratch_buf);
 } scratch SEC(".maps");
 
 /* One parsed segment. */
@@ -170,30 +189,26 @@ static __always_inline bool strip_kind(__u8 kind, __u8 len)
 	return strip_kinds[(kind >> 3) & 31] & (1 << (kind & 7));
 }
 
-/* The options walk's state: the options area and where the walk is in it. */
-struct opt_walk {
-	__u8	buf[TOA_OPTBUF];	/* the options area, changed in place */
-	__u32	len;			/* its length */
-	__u32	next;			/* where the next option starts */
-	__u32	nop_until;		/* a stripped option's bytes end here */
-	__u32	room;			/* lower the MSS by this (0: leave it) */
-	__u32	strip;			/* overwrite strippable kinds */
-	__u32	stripped;		/* options overwritten */
-	__u32	clamped;		/* MSS lowered */
-	__u32	stop;			/* EOL or a malformed option: nothing more to do */
-};
-
 /*
  * One byte position of the walk. A global function: the verifier checks it
  * once for any state, instead of once per path through the options (an
- * inlined walk has more paths than its one-million-instruction budget).
+ * inlined walk has more paths than its one-million-instruction budget). Its
+ * state is in the scratch map so the argument is a plain number: pointer
+ * arguments of global functions need Linux 5.12, this needs 5.6.
  */
-__attribute__((noinline)) int director_opt_step(struct opt_walk *w, __u32 p)
+__attribute__((noinline)) int director_opt_step(__u32 p)
 {
+	struct scratch_buf *sb;
+	struct opt_walk *w;
+	__u32 key = 0;
 	__u8 kind, len;
 	__u16 mss;
 
-	if (!w || w->stop || p >= w->len || p >= TOA_OPT_MAX)
+	sb = bpf_map_lookup_elem(&scratch, &key);
+	if (!sb)
+		return 0;
+	w = &sb->w;
+	if (w->stop || p >= w->len || p >= TOA_OPT_MAX)
 		return 0;
 	if (p < w->nop_until) {
 		w->buf[TOA_IDX(p)] = TOA_OPT_NOP;
@@ -242,9 +257,10 @@ malformed:
  */
 static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bool strip, __u32 room)
 {
-	struct opt_walk w = {};
 	__u8 orig[TOA_OPTBUF] = {};
-	__u32 base = s->l4 + sizeof(struct tcphdr), optlen = s->th.doff * 4, p;
+	__u32 base = s->l4 + sizeof(struct tcphdr), optlen = s->th.doff * 4, p, key = 0;
+	struct scratch_buf *sb;
+	struct opt_walk *w;
 	__s64 diff;
 
 	if (optlen <= sizeof(struct tcphdr))
@@ -253,28 +269,37 @@ static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bo
 	optlen = (optlen - sizeof(struct tcphdr)) & (TOA_OPTBUF - 1);
 	if (optlen == 0 || optlen > TOA_OPT_MAX)
 		return;
+	sb = bpf_map_lookup_elem(&scratch, &key);
+	if (!sb)
+		goto err;
+	w = &sb->w;
 	if (bpf_skb_load_bytes(skb, base, orig, optlen))
 		goto err;
-	__builtin_memcpy(w.buf, orig, sizeof(orig));
-	w.len = optlen;
-	w.room = room;
-	w.strip = strip;
+	__builtin_memcpy(w->buf, orig, sizeof(orig));
+	w->len = optlen;
+	w->next = 0;
+	w->nop_until = 0;
+	w->room = room;
+	w->strip = strip;
+	w->stripped = 0;
+	w->clamped = 0;
+	w->stop = 0;
 	for (p = 0; p < TOA_OPT_MAX; p++) {
 		if (p >= optlen)
 			break;
-		director_opt_step(&w, p);
+		director_opt_step(p);
 	}
-	if (!w.stripped && !w.clamped)
+	if (!w->stripped && !w->clamped)
 		return;
 	/* optlen is a multiple of 4 (data offset counts words), as csum_diff needs. */
-	diff = bpf_csum_diff((__be32 *)orig, optlen, (__be32 *)w.buf, optlen, 0);
-	if (diff < 0 || bpf_skb_store_bytes(skb, base, w.buf, optlen, 0) ||
+	diff = bpf_csum_diff((__be32 *)orig, optlen, (__be32 *)w->buf, optlen, 0);
+	if (diff < 0 || bpf_skb_store_bytes(skb, base, w->buf, optlen, 0) ||
 	    bpf_l4_csum_replace(skb, s->l4 + offsetof(struct tcphdr, check), 0, diff, 0))
 		goto err;
-	if (w.clamped)
+	if (w->clamped)
 		count(DC_MSS_CLAMPED);
-	if (w.stripped)
-		add(DC_FORGED_STRIPPED, w.stripped);
+	if (w->stripped)
+		add(DC_FORGED_STRIPPED, w->stripped);
 	return;
 err:
 	count(DC_HELPER_ERR);
@@ -295,7 +320,7 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 	__u32 l4len = s->end - s->l4, key = 0;
 	__u8 d = s->family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4;
 	__u16 word, nword;
-	struct move_buf *mb;
+	struct scratch_buf *mb;
 	__s64 diff;
 
 	room &= 0x1c;	/* 8 or 20: masked so the verifier sees the store bounded */
@@ -338,13 +363,13 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 		if (i >= full)
 			break;
 		at = start + rem - (i + 1) * MOVE_CHUNK;
-		if (bpf_skb_load_bytes(skb, at, mb->b, MOVE_CHUNK) ||
-		    bpf_skb_store_bytes(skb, at + room, mb->b, MOVE_CHUNK, 0))
+		if (bpf_skb_load_bytes(skb, at, mb->move, MOVE_CHUNK) ||
+		    bpf_skb_store_bytes(skb, at + room, mb->move, MOVE_CHUNK, 0))
 			goto broken;
 	}
 	n = rem & (MOVE_CHUNK - 1);
-	if (n && (bpf_skb_load_bytes(skb, start, mb->b, n) ||
-		  bpf_skb_store_bytes(skb, start + room, mb->b, n, 0)))
+	if (n && (bpf_skb_load_bytes(skb, start, mb->move, n) ||
+		  bpf_skb_store_bytes(skb, start + room, mb->move, n, 0)))
 		goto broken;
 	if (bpf_skb_store_bytes(skb, start, opt, room, 0))
 		goto broken;

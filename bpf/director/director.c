@@ -266,8 +266,8 @@ static void explain_load_failure(int err)
 			return;
 		}
 	}
-	fprintf(stderr, PROG ": the verifier rejected the programs; they need bounded loops (Linux 5.3) "
-		"and __sk_buff.gso_size (Linux 5.7); run with -v for the verifier's log\n");
+	fprintf(stderr, PROG ": the verifier rejected the programs; they need bounded loops (Linux 5.3), "
+		"global functions (5.6) and __sk_buff.gso_size (5.7); run with -v for the verifier's log\n");
 }
 
 /* Replaces whatever is pinned at path with fd's object. */
