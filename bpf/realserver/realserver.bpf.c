@@ -228,11 +228,10 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 
 	if (!skops->sk)
 		return;
+	/* Not ours: another sockops program in the cgroup asked for this callback. */
 	p = bpf_sk_storage_get(&pending, skops->sk, NULL, 0);
-	if (!p) {
-		stop_looking(skops);
+	if (!p)
 		return;
-	}
 	st = parse_segment(skops, &a);
 	count(RS_C_SEGMENTS);
 	count(RS_C_STATUS + (st & 7));

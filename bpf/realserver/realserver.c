@@ -595,6 +595,8 @@ static int cmd_attach(const struct toa_global *g)
 	for (d = TOA_D_NONE + 1; d < TOA_D_MAX; d++)
 		if (env.accept & TOA_BIT(d))
 			printf(" %s", toa_dialect_name(d));
+	if (!env.accept)
+		printf(" none (TOA is counted, never used)");
 	printf("\n  trust: ");
 	if (env.trust_any)
 		printf(" any source");
@@ -823,6 +825,8 @@ static int cmd_status(const struct toa_global *g)
 				printf("%s%s", sep, toa_dialect_name(d));
 				sep = " ";
 			}
+		if (!cfg.accept)
+			printf("none");
 		printf("\n  trust:   ");
 		print_trust(fd4, fd6, false);
 		if (records >= 0)
