@@ -554,6 +554,21 @@ static int open_pinned(const struct toa_global *g, const char *name)
 	return fd;
 }
 
+/* A JSON string: quotes, backslashes and control bytes escaped. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
 /* Whether our filter is on the device at that point (in this network namespace). */
 static bool tc_present(int ifindex, enum bpf_tc_attach_point where)
 {
@@ -578,8 +593,11 @@ static int cmd_status(const struct toa_global *g)
 		return 1;
 	err = read_info(g, &info);
 	if (err == -ENOENT) {
-		if (env.json)
-			printf("{\"attached\": false, \"pin_dir\": \"%s\"}\n", g->pin_dir);
+		if (env.json) {
+			printf("{\"attached\": false, \"pin_dir\": ");
+			json_str(g->pin_dir);
+			printf("}\n");
+		}
 		else
 			printf("director: not attached (pin dir %s)\n", g->pin_dir);
 		return 0;
@@ -620,8 +638,11 @@ static int cmd_status(const struct toa_global *g)
 	}
 
 	if (env.json) {
-		printf("{\"attached\": true, \"pin_dir\": \"%s\", \"device\": \"%s\", \"ifindex\": %u, "
-		       "\"clsact_created\": %s, ", g->pin_dir, info.dev, info.ifindex,
+		printf("{\"attached\": true, \"pin_dir\": ");
+		json_str(g->pin_dir);
+		printf(", \"device\": ");
+		json_str(info.dev);
+		printf(", \"ifindex\": %u, \"clsact_created\": %s, ", info.ifindex,
 		       info.clsact_created ? "true" : "false");
 		if (here)
 			printf("\"filters\": {\"ingress\": %s, \"egress\": %s}, ",
