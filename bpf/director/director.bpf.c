@@ -121,6 +121,18 @@ static __always_inline void count(__u32 idx)
 	add(idx, 1);
 }
 
+/*
+ * Helper sizes: n (known at run time to be in [1, mask + 1]) in a form every
+ * verifier bounds below by 1. Older verifiers (6.1) learn nothing from
+ * n != 0, and clang would drop a plain re-check it can prove redundant, so n
+ * first goes through an empty asm that hides what clang knows.
+ */
+#define BOUNDED(n, mask) ({				\
+	__u64 __n = (n);				\
+	asm volatile("" : "+r"(__n));			\
+	(((__n - 1) & (mask)) + 1);			\
+})
+
 /* Bytes the TOA takes in the header: the option padded with a NOP to a 4-byte multiple. */
 static __always_inline __u32 toa_room(__u8 family)
 {
@@ -265,10 +277,7 @@ static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bo
 
 	if (optlen <= sizeof(struct tcphdr))
 		return;
-	/* Masked, then range-checked: the verifier needs both bounds of a helper's size. */
-	optlen = (optlen - sizeof(struct tcphdr)) & (TOA_OPTBUF - 1);
-	if (optlen == 0 || optlen > TOA_OPT_MAX)
-		return;
+	optlen = BOUNDED(optlen - sizeof(struct tcphdr), TOA_OPTBUF - 1);	/* 4..40 */
 	sb = bpf_map_lookup_elem(&scratch, &key);
 	if (!sb)
 		goto err;
@@ -368,9 +377,12 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 			goto broken;
 	}
 	n = rem & (MOVE_CHUNK - 1);
-	if (n && (bpf_skb_load_bytes(skb, start, mb->move, n) ||
-		  bpf_skb_store_bytes(skb, start + room, mb->move, n, 0)))
-		goto broken;
+	if (n) {
+		n = BOUNDED(n, MOVE_CHUNK - 1);
+		if (bpf_skb_load_bytes(skb, start, mb->move, n) ||
+		    bpf_skb_store_bytes(skb, start + room, mb->move, n, 0))
+			goto broken;
+	}
 	if (bpf_skb_store_bytes(skb, start, opt, room, 0))
 		goto broken;
 
