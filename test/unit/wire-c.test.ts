@@ -1,0 +1,97 @@
+// The C parser and encoder of include/toa/toa_wire.h against every vector,
+// through test/wire/build/toa-check.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { acceptOf, hexBytes, loadVectors, maskOf } from '../vectors/vectors.js';
+import { buildWire, runChecker } from '../wire/run.js';
+
+const v = loadVectors();
+const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** One checker line per parse vector: "<mask-hex> <options-hex|->". */
+function parseLine(mask: number, bytes: Uint8Array): string {
+  return `${mask.toString(16)} ${bytes.length ? toHex(bytes) : '-'}`;
+}
+
+/** 16 address bytes as toa_encode takes them (IPv4 in the first 4). */
+function addr16(address: string): string {
+  const b = new Uint8Array(16);
+  if (address.includes(':')) {
+    const dotted = address.match(/^(.*:)(\d+\.\d+\.\d+\.\d+)$/);
+    if (dotted) {
+      const [a, b, c, d] = dotted[2]!.split('.').map(Number) as [number, number, number, number];
+      address = `${dotted[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+    }
+    const [head, tail] = address.split('::') as [string, string | undefined];
+    const words = (s: string | undefined) => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
+    const h = words(head);
+    const t = words(tail);
+    const all = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
+    all.forEach((w, i) => {
+      b[2 * i] = w >> 8;
+      b[2 * i + 1] = w & 0xff;
+    });
+  } else {
+    address.split('.').forEach((o, i) => (b[i] = Number(o)));
+  }
+  return toHex(b);
+}
+
+describe('C toa_parse / toa_encode against the vectors', () => {
+  let parsed: unknown[] = [];
+  let encoded: string[] = [];
+
+  beforeAll(() => {
+    buildWire('build/toa-check');
+    const p = runChecker(v.parse.map((c) => parseLine(maskOf(v, acceptOf(v, c)), hexBytes(c.hex))));
+    expect(p.status, p.err).toBe(0);
+    parsed = p.out.map((l) => JSON.parse(l));
+    const e = runChecker(
+      v.encode.map((c) => `E ${v.dialects.find((d) => d.name === c.dialect)!.id} ${c.port} ${addr16(c.address)}`),
+    );
+    expect(e.status, e.err).toBe(0);
+    encoded = e.out.map((l) => (JSON.parse(l) as { hex: string }).hex);
+  });
+
+  it('has a result for every case', () => {
+    expect(parsed).toHaveLength(v.parse.length);
+    expect(encoded).toHaveLength(v.encode.length);
+  });
+
+  it.each(v.parse.map((c, i) => [c.name, i] as const))('parse: %s', (_name, i) => {
+    expect(parsed[i]).toEqual(v.parse[i]!.expect);
+  });
+
+  it.each(v.encode.map((c, i) => [`${c.dialect} ${c.address} port ${c.port}`, i] as const))('encode: %s', (_n, i) => {
+    expect(encoded[i]).toBe(v.encode[i]!.hex.replace(/\s+/g, ''));
+  });
+
+  it('an unknown dialect encodes to nothing', () => {
+    const r = runChecker([`E 0 1 ${'00'.repeat(16)}`, `E 8 1 ${'00'.repeat(16)}`, `E 255 1 ${'00'.repeat(16)}`]);
+    expect(r.out).toEqual(['{"hex":""}', '{"hex":""}', '{"hex":""}']);
+  });
+
+  it('the header defines the dialect table, statuses and record layout the vectors and DESIGN.md use', () => {
+    const r = runChecker([], ['--table']);
+    expect(r.status, r.err).toBe(0);
+    const t = JSON.parse(r.out[0]!);
+    expect(t.dialects).toEqual(v.dialects);
+    expect(t.statuses).toEqual(v.statuses);
+    expect(t.acceptDefault).toBe(maskOf(v, ['v4', 'v6', 'v6-ali']));
+    expect(t.acceptAll).toBe(0xfe);
+    expect(t.record).toEqual({
+      size: 44,
+      version: 1,
+      nat64: 1,
+      rewritten: 2,
+      offsets: { version: 0, family: 1, dialect: 2, peerFamily: 3, port: 4, peerPort: 6, addr: 8, peerAddr: 24, flags: 40 },
+    });
+  });
+
+  it('refuses bad input with a message and exit status 2', () => {
+    for (const line of ['zz fe08', '0e fe0', '0e xyz0', `0e ${'01'.repeat(65)}`, 'E 1 70000 00', 'a b c d e']) {
+      const r = runChecker([line]);
+      expect(r.status, line).toBe(2);
+      expect(r.err, line).toMatch(/^toa-check: line 1: /);
+    }
+  });
+});
