@@ -1,7 +1,8 @@
 // Builds toa.ko against an unpacked Debian headers tree, in a copy of the
 // sources per kernel (as DKMS does), so builds for several kernels never mix.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, type Kernel } from './kernels.js';
 
@@ -12,17 +13,39 @@ export interface ModuleBuild {
   output: string;
 }
 
+/**
+ * Builds (or reuses) toa.ko for a kernel. The build folder is named after a
+ * hash of the sources and never changed once complete, so runs going on at
+ * the same time (other engineers', CI's) can share it safely.
+ */
 export function buildModule(kernel: Kernel): ModuleBuild {
+  const files: [string, string][] = [];
   const src = join(repoRoot, 'kernel-module');
-  const dir = join(kernel.dir, 'toa-build');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, 'include/toa'), { recursive: true });
-  for (const f of readdirSync(src)) if (/\.(c|h)$|^Kbuild$|^Makefile$/.test(f)) copyFileSync(join(src, f), join(dir, f));
-  for (const f of readdirSync(join(repoRoot, 'include/toa'))) copyFileSync(join(repoRoot, 'include/toa', f), join(dir, 'include/toa', f));
-  const r = spawnSync('make', ['-C', kernel.kdir, `M=${dir}`, 'modules'], { encoding: 'utf8' });
+  for (const f of readdirSync(src).sort()) if (/\.(c|h)$|^Kbuild$|^Makefile$/.test(f)) files.push([join(src, f), f]);
+  const inc = join(repoRoot, 'include/toa');
+  for (const f of readdirSync(inc).sort()) files.push([join(inc, f), `include/toa/${f}`]);
+  const hash = createHash('sha256');
+  for (const [path, name] of files) hash.update(name).update(readFileSync(path));
+  const dir = join(kernel.dir, `toa-build-${hash.digest('hex').slice(0, 12)}`);
+  const ko = join(dir, 'toa.ko');
+  if (existsSync(ko)) return { ko, warnings: [], output: '(cached)' };
+
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(join(tmp, 'include/toa'), { recursive: true });
+  for (const [path, name] of files) copyFileSync(path, join(tmp, name));
+  const r = spawnSync('make', ['-C', kernel.kdir, `M=${tmp}`, 'modules'], { encoding: 'utf8' });
   const output = `${r.stdout}${r.stderr}`;
-  if (r.status !== 0) throw new Error(`toa.ko build for ${kernel.release} failed:\n${output}`);
-  return { ko: join(dir, 'toa.ko'), warnings: output.split('\n').filter((l) => /warning/i.test(l)), output };
+  if (r.status !== 0) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`toa.ko build for ${kernel.release} failed:\n${output}`);
+  }
+  try {
+    renameSync(tmp, dir);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // another run finished the same build first
+  }
+  return { ko, warnings: output.split('\n').filter((l) => /warning/i.test(l)), output };
 }
 
 /** modinfo-style fields of a built module (vermagic, parm), read from its .modinfo section. */
@@ -34,4 +57,20 @@ export function modinfo(ko: string): Record<string, string[]> {
     (out[kv.slice(0, i)] ??= []).push(kv.slice(i + 1));
   }
   return out;
+}
+
+/** The in-guest helpers written in C (the guest runs host binaries over 9p). Returns name -> path. */
+export function buildTools(): Record<string, string> {
+  const out = join(repoRoot, '.cache/vm/tools');
+  mkdirSync(out, { recursive: true });
+  const tools: Record<string, string> = {};
+  for (const name of ['toa-send']) {
+    const bin = join(out, name);
+    const tmp = `${bin}.tmp-${process.pid}`;
+    const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, join(repoRoot, 'test/vm/guest', `${name}.c`)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`building ${name} failed:\n${r.stdout}${r.stderr}`);
+    renameSync(tmp, bin); // atomic: a guest running the old one keeps its file
+    tools[name] = bin;
+  }
+  return tools;
 }

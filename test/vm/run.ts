@@ -1,8 +1,8 @@
 // Developer entry point: boot a kernel and run a shell script in it.
 //   tsx test/vm/run.ts 6.1|6.12 SCRIPT.sh     (prints the console, exits with the script's status)
-// The module is built for that kernel first; $TOA_KO in the script is its path.
+// The module is built for that kernel first; $TOA_KO in the script is its path, $TOA_SEND the raw TOA sender.
 import { readFileSync } from 'node:fs';
-import { buildModule } from './build.js';
+import { buildModule, buildTools } from './build.js';
 import { runGuest } from './guest.js';
 import { fetchKernel, type Series } from './kernels.js';
 
@@ -13,8 +13,9 @@ if ((series !== '6.1' && series !== '6.12') || !scriptPath) {
 }
 const kernel = fetchKernel(series as Series, (m) => process.stderr.write(`vm: ${m}\n`));
 const build = buildModule(kernel);
+const tools = buildTools();
 const run = await runGuest(kernel, {
-  script: `export TOA_KO='${build.ko}'\n${readFileSync(scriptPath, 'utf8')}`,
+  script: `export TOA_KO='${build.ko}' TOA_SEND='${tools['toa-send']}'\n${readFileSync(scriptPath, 'utf8')}`,
   onConsole: (l) => process.stdout.write(`${l}\n`),
   timeoutMs: Number(process.env.TOA_VM_TIMEOUT_MS ?? 900_000),
 });
