@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { RECORD_SIZE, TOA_SO_RECORD } from '../../src/backends/backend.js';
 import { PIN_DIR_DEFAULT } from '../../src/reader.js';
-import { DIALECTS, peerFromRecord, REC_NAT64, REC_REWRITTEN, RECORD_VERSION } from '../../src/record.js';
+import { peerFromRecord, REC_NAT64, REC_REWRITTEN, RECORD_VERSION } from '../../src/record.js';
+import { dialectById } from '../../src/wire.js';
 
 const repo = join(__dirname, '../../..');
 const vectors = JSON.parse(readFileSync(join(repo, 'test/vectors/toa-options.json'), 'utf8'));
@@ -56,6 +57,9 @@ describe('record vectors (test/vectors/toa-options.json)', () => {
     b[0] = 1;
     b[1] = 5;
     expect(() => peerFromRecord(b, 4)).toThrow(expect.objectContaining({ code: 'TOA_ERECORD' }));
+    b[1] = 4;
+    b[2] = 99;
+    expect(() => peerFromRecord(b, 4)).toThrow(expect.objectContaining({ code: 'TOA_ERECORD', message: expect.stringMatching(/dialect 99/) }));
   });
 });
 
@@ -78,6 +82,6 @@ describe('constants mirror the C headers', () => {
   test('dialect numbers follow enum toa_dialect and the vector file', () => {
     const enumNames = ['NONE', 'V4', 'V6', 'V6_ALI', 'V4_253', 'V4_200', 'CDN', 'CDN6'];
     enumNames.forEach((n, i) => expect(wireHeader).toMatch(new RegExp(`TOA_D_${n}\\s*=\\s*${i},`)));
-    for (const d of vectors.dialects as { name: string; id: number }[]) expect(DIALECTS[d.id]).toBe(d.name);
+    for (const d of vectors.dialects as { name: string; id: number }[]) expect(dialectById(d.id)?.name).toBe(d.name);
   });
 });
