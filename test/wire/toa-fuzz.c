@@ -14,6 +14,16 @@
 
 #define CHECK(c) do { if (!(c)) __builtin_trap(); } while (0)
 
+/*
+ * Planted bugs, built only for the test that proves this harness fails when
+ * it should: 1 = the parser is told one byte more than the buffer holds (ASan
+ * must see the over-read), 2 = the reference forgets the multiple-TOA rule
+ * (the differential check must see the disagreement).
+ */
+#ifndef TOA_FUZZ_PLANT
+#define TOA_FUZZ_PLANT 0
+#endif
+
 static const struct { __u8 kind, len, dialect; } table[] = {
 	{ 254, 8, TOA_D_V4 }, { 254, 20, TOA_D_V6 }, { 253, 20, TOA_D_V6_ALI },
 	{ 253, 8, TOA_D_V4_253 }, { 200, 8, TOA_D_V4_200 }, { 28, 7, TOA_D_CDN },
@@ -71,7 +81,7 @@ static int ref_parse(const __u8 *b, size_t len, __u32 accept, size_t *at, int *d
 		d = ref_classify(b[off], b[off + 1], accept);
 		if (d < 0)
 			return -d;
-		if (d && found)
+		if (d && found && TOA_FUZZ_PLANT != 2)
 			return TOA_ERR_MULTIPLE;
 		if (d) {
 			found = d;
@@ -105,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data + 1, len);
 	memset(&out, 0x5a, sizeof(out));
 
-	st = toa_parse(buf, (__u32)len, accept, &out);
+	st = toa_parse(buf, (__u32)len + (TOA_FUZZ_PLANT == 1 && len), accept, &out);
 	CHECK(st >= 0 && st < TOA_STATUS_MAX);
 	ref = ref_parse(buf, len, accept, &at, &refd);
 	CHECK(st == ref);

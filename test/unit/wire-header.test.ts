@@ -1,0 +1,64 @@
+// include/toa/toa_wire.h and toa_record.h build cleanly in all three worlds
+// (gcc and g++ for userspace and the addon, clang -target bpf) and the BPF
+// build passes this kernel's verifier with lengths, masks and dialects it
+// cannot know (test/wire/header-check*.c).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WIRE_DIR, buildWire } from '../wire/run.js';
+
+let out = '';
+
+beforeAll(() => {
+  out = mkdtempSync(join(tmpdir(), `toa-wire-header-${process.pid}-`));
+});
+
+afterAll(() => {
+  if (out) rmSync(out, { recursive: true, force: true });
+});
+
+/** Builds one header-check object from scratch into a fresh folder; returns the compiler's complaints if any. */
+function compile(target: string): { ok: boolean; output: string } {
+  const r = spawnSync('make', ['-s', '--no-print-directory', '-C', WIRE_DIR, `OUTPUT=${out}`, `${out}/${target}`], { encoding: 'utf8' });
+  return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
+}
+
+describe('the wire headers compile with warnings as errors', () => {
+  it.each([
+    ['C (gcc -Wall -Wextra -Werror)', 'header-check.c.o'],
+    ['C++ (g++ -Wall -Wextra -Werror)', 'header-check.cxx.o'],
+    ['BPF (clang -target bpf -O2 -Wall -Werror)', 'header-check.bpf.o'],
+  ])('%s', (_n, target) => {
+    const r = compile(target);
+    expect(r.output).not.toMatch(/warning|error/i);
+    expect(r.ok).toBe(true);
+  }, 60_000);
+
+  it('a warning would fail the build (the flags are really -Werror)', () => {
+    const r = spawnSync('gcc', ['-Wall', '-Wextra', '-Werror', '-x', 'c', '-c', '-o', join(out, 'w.o'), '-'], {
+      input: 'int f(int a) { int unused; return a; }\n',
+      encoding: 'utf8',
+    });
+    expect(r.status).not.toBe(0);
+  });
+});
+
+describe('the BPF build of the parser and encoder', () => {
+  const root = process.getuid?.() === 0;
+
+  (root ? it : it.skip)('passes the verifier of the running kernel (needs root: skipped otherwise; CI runs as root)', () => {
+    buildWire('build/verify-load');
+    expect(compile('header-check.bpf.o').ok).toBe(true);
+    const r = spawnSync(join(WIRE_DIR, 'build/verify-load'), [join(out, 'header-check.bpf.o')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const progs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { program: string; loaded: boolean; insns: number });
+    expect(progs).toEqual([{ program: 'toa_header_check', loaded: true, insns: expect.any(Number) }]);
+    // Well inside the 1M budget, so callers have room for their own code.
+    expect(progs[0]!.insns).toBeGreaterThan(0);
+    expect(progs[0]!.insns).toBeLessThan(200_000);
+    const kernel = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+    process.stderr.write(`wire-header: verifier on ${kernel} processed ${progs[0]!.insns} instructions\n`);
+  }, 60_000);
+});
