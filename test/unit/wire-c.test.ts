@@ -1,8 +1,9 @@
 // The C parser and encoder of include/toa/toa_wire.h against every vector,
 // through test/wire/build/toa-check.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeOptions } from '../../node-toa/src/wire.js';
 import { acceptOf, hexBytes, loadVectors, maskOf } from '../vectors/vectors.js';
-import { buildWire, runChecker } from '../wire/run.js';
+import { WIRE_DIR, buildWire, runChecker } from '../wire/run.js';
 
 const v = loadVectors();
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -96,42 +97,45 @@ describe('C toa_parse / toa_encode against the vectors', () => {
   });
 });
 
+// Seeded, so a failure reproduces; pieces are biased towards the shapes that matter.
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomArea(r: () => number): Uint8Array {
+  const n = (k: number) => Math.floor(r() * k);
+  const kinds = [254, 253, 200, 28, 2, 3, 4, 5, 8, 19, 30, 34, n(256)];
+  const bytes: number[] = [];
+  const target = r() < 0.05 ? 41 + n(4) : n(41);
+  while (bytes.length < target) {
+    const p = r();
+    if (p < 0.25) bytes.push(1);
+    else if (p < 0.3) bytes.push(0);
+    else if (p < 0.65) {
+      // A well-formed option of a dialect, sometimes with a bad cdn version.
+      const d = v.dialects[n(v.dialects.length)]!;
+      bytes.push(d.kind, d.length, ...Array.from({ length: d.length - 2 }, (_, i) => (i === 0 && !d.port && r() < 0.8 ? 1 : n(256))));
+    } else if (p < 0.9) {
+      const len = r() < 0.2 ? n(3) : n(24);
+      bytes.push(kinds[n(kinds.length)]!, len, ...Array.from({ length: Math.max(0, len - 2) }, () => n(256)));
+    } else bytes.push(n(256));
+  }
+  return Uint8Array.from(bytes.slice(0, target));
+}
+
 describe('C and TypeScript agree on random option areas', () => {
-  // Seeded, so a failure reproduces; pieces are biased towards the shapes that matter.
-  function rng(seed: number) {
-    return () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
-  function randomArea(r: () => number): Uint8Array {
-    const n = (k: number) => Math.floor(r() * k);
-    const kinds = [254, 253, 200, 28, 2, 3, 4, 5, 8, 19, 30, 34, n(256)];
-    const bytes: number[] = [];
-    const target = r() < 0.05 ? 41 + n(4) : n(41);
-    while (bytes.length < target) {
-      const p = r();
-      if (p < 0.25) bytes.push(1);
-      else if (p < 0.3) bytes.push(0);
-      else if (p < 0.65) {
-        // A well-formed option of a dialect, sometimes with a bad cdn version.
-        const d = v.dialects[n(v.dialects.length)]!;
-        bytes.push(d.kind, d.length, ...Array.from({ length: d.length - 2 }, (_, i) => (i === 0 && !d.port && r() < 0.8 ? 1 : n(256))));
-      } else if (p < 0.9) {
-        const len = r() < 0.2 ? n(3) : n(24);
-        bytes.push(kinds[n(kinds.length)]!, len, ...Array.from({ length: Math.max(0, len - 2) }, () => n(256)));
-      } else bytes.push(n(256));
-    }
-    return Uint8Array.from(bytes.slice(0, target));
-  }
-
-  it('on 20000 cases under random accept masks', async () => {
-    const { decodeOptions } = await import('../../node-toa/src/wire.js');
+  const randomCases = () => {
     const r = rng(0x70a);
-    const cases = Array.from({ length: 20_000 }, () => ({ mask: Math.floor(r() * 256), bytes: randomArea(r) }));
+    return Array.from({ length: 20_000 }, () => ({ mask: Math.floor(r() * 256), bytes: randomArea(r) }));
+  };
+
+  it('on 20000 cases under random accept masks', () => {
+    const cases = randomCases();
     const res = runChecker(cases.map((c) => parseLine(c.mask, c.bytes)));
     expect(res.status, res.err).toBe(0);
     const seen = new Set<string>();
@@ -143,4 +147,37 @@ describe('C and TypeScript agree on random option areas', () => {
     // The generator reaches every outcome, so agreement is not agreement on trivia.
     expect([...seen].sort()).toEqual([...v.statuses].sort());
   });
+});
+
+// The BPF build differs from the userspace one (masked indexes through asm,
+// a global per-position step), so it is checked in the kernel itself: program
+// toa_vector of test/wire/header-check.bpf.o, run with BPF_PROG_TEST_RUN.
+describe('the BPF build of toa_parse, run in the kernel', () => {
+  const root = process.getuid?.() === 0;
+  const maybe = root ? it : it.skip;
+  const bpfObject = () => `${WIRE_DIR}/build/header-check.bpf.o`;
+
+  maybe('gives every vector its expected result (needs root: skipped otherwise; CI runs as root)', () => {
+    buildWire('build/toa-check-bpf', 'build/header-check.bpf.o');
+    const res = runChecker(
+      v.parse.map((c) => parseLine(maskOf(v, acceptOf(v, c)), hexBytes(c.hex))),
+      [bpfObject()],
+      'toa-check-bpf',
+    );
+    expect(res.status, res.err).toBe(0);
+    v.parse.forEach((c, i) => expect(JSON.parse(res.out[i]!), c.name).toEqual(c.expect));
+  }, 60_000);
+
+  maybe('agrees with the userspace build on the 20000 random cases', () => {
+    buildWire('build/toa-check-bpf', 'build/header-check.bpf.o');
+    const r = rng(0x70a);
+    const lines = Array.from({ length: 20_000 }, () => parseLine(Math.floor(r() * 256), randomArea(r)));
+    const user = runChecker(lines);
+    const kernel = runChecker(lines, [bpfObject()], 'toa-check-bpf');
+    expect(kernel.status, kernel.err).toBe(0);
+    expect(kernel.out.length).toBe(lines.length);
+    kernel.out.forEach((l, i) => {
+      if (l !== user.out[i]) expect(l, lines[i]).toBe(user.out[i]);
+    });
+  }, 120_000);
 });

@@ -10,9 +10,16 @@ export function buildWire(...targets: string[]): void {
   execFileSync('make', ['-s', '--no-print-directory', '-C', WIRE_DIR, ...targets], { stdio: 'pipe' });
 }
 
-/** Feeds lines to build/toa-check; returns its stdout lines, stderr and exit status. */
-export function runChecker(lines: string[], args: string[] = []): { out: string[]; err: string; status: number | null } {
-  const r = spawnSync(`${WIRE_DIR}/build/toa-check`, args, {
+/**
+ * Feeds lines to build/toa-check (or another build of it, e.g. toa-check-bpf);
+ * returns its stdout lines, stderr and exit status.
+ */
+export function runChecker(
+  lines: string[],
+  args: string[] = [],
+  bin = 'toa-check',
+): { out: string[]; err: string; status: number | null } {
+  const r = spawnSync(`${WIRE_DIR}/build/${bin}`, args, {
     input: lines.length ? `${lines.join('\n')}\n` : '',
     encoding: 'utf8',
     maxBuffer: 64 << 20,

@@ -9,6 +9,10 @@
  *
  * `toa-check --table` prints the dialect table and the record layout as the
  * headers define them, for the test that the TypeScript mirror agrees.
+ *
+ * Built with -DTOA_CHECK_BPF it is toa-check-bpf: `toa-check-bpf OBJECT`
+ * parses through the BPF build of the same header instead, program
+ * toa_vector of header-check.bpf.o run in the kernel with BPF_PROG_TEST_RUN.
  * Bad input: a message on stderr and exit status 2.
  */
 #include <stddef.h>
@@ -19,6 +23,61 @@
 
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
+
+#ifdef TOA_CHECK_BPF
+#include <errno.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#define TOA_VEC_IN	14
+#define TOA_VEC_OUT	(TOA_VEC_IN + 2 + TOA_OPT_MAX)
+#define TOA_VEC_SIZE	(TOA_VEC_OUT + (int)sizeof(struct toa_addr))
+
+static int vector_fd = -1;
+
+/* toa_parse() as the kernel runs the BPF build of it. */
+static int parse_in_kernel(const __u8 *opts, __u32 len, __u32 accept, struct toa_addr *out)
+{
+	__u8 pkt[TOA_VEC_SIZE] = { 0 }, back[TOA_VEC_SIZE + 64];
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .data_out = back, .data_size_out = sizeof(back), .repeat = 1);
+
+	if (accept > 0xff || len > 0xff) {
+		fprintf(stderr, "toa-check-bpf: mask and length must fit a byte\n");
+		exit(2);
+	}
+	pkt[TOA_VEC_IN] = (__u8)accept;
+	pkt[TOA_VEC_IN + 1] = (__u8)len;
+	memcpy(pkt + TOA_VEC_IN + 2, opts, len < TOA_OPT_MAX ? len : TOA_OPT_MAX);
+	if (bpf_prog_test_run_opts(vector_fd, &run)) {
+		fprintf(stderr, "toa-check-bpf: BPF_PROG_TEST_RUN: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (run.data_size_out < TOA_VEC_SIZE || run.retval >= TOA_STATUS_MAX)
+		return 100 + (int)run.retval;
+	memcpy(out, back + TOA_VEC_OUT, sizeof(*out));
+	return (int)run.retval;
+}
+#define toa_parse parse_in_kernel
+
+static void load_vector_program(const char *path)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *prog;
+
+	if (!obj || bpf_object__load(obj)) {
+		fprintf(stderr, "toa-check-bpf: cannot load %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	prog = bpf_object__find_program_by_name(obj, "toa_vector");
+	vector_fd = prog ? bpf_program__fd(prog) : -1;
+	if (vector_fd < 0) {
+		fprintf(stderr, "toa-check-bpf: %s has no program toa_vector\n", path);
+		exit(1);
+	}
+	/* The object stays open until exit: the kernel frees it with the process. */
+}
+#endif
 
 static const char *const dialect_names[TOA_D_MAX] = {
 	[TOA_D_NONE] = "none", [TOA_D_V4] = "v4", [TOA_D_V6] = "v6",
@@ -191,10 +250,18 @@ int main(int argc, char **argv)
 		print_table();
 		return 0;
 	}
+#ifdef TOA_CHECK_BPF
+	if (argc != 2) {
+		fprintf(stderr, "usage: toa-check-bpf OBJECT.bpf.o < cases\n");
+		return 2;
+	}
+	load_vector_program(argv[1]);
+#else
 	if (argc != 1) {
 		fprintf(stderr, "usage: toa-check [--table] < cases\n");
 		return 2;
 	}
+#endif
 	while (fgets(line, sizeof(line), stdin)) {
 		lineno++;
 		if (!strchr(line, '\n') && !feof(stdin))
