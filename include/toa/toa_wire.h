@@ -82,7 +82,7 @@ enum toa_dialect {
 enum toa_status {
 	TOA_OK		= 0,	/* exactly one TOA option of an accepted dialect */
 	TOA_ABSENT	= 1,	/* no TOA option */
-	TOA_ERR_LENGTH	= 2,	/* TOA kind with a length no accepted dialect has */
+	TOA_ERR_LENGTH	= 2,	/* a length no dialect of an accepted kind has (a length of a dialect not accepted: ignored) */
 	TOA_ERR_TRUNCATED = 3,	/* an option runs past the end of the header */
 	TOA_ERR_SHORT	= 4,	/* an option with length < 2 */
 	TOA_ERR_AFTER_EOL = 5,	/* non-zero bytes after End of Option List */
