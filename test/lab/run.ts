@@ -34,6 +34,8 @@ export function run(argv: string[], opts: SpawnOptions & { input?: string; timeo
       if (timer) clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A child that exits without reading its input must not raise EPIPE in the caller.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(opts.input ?? '');
   });
 }
