@@ -1,6 +1,6 @@
 /** Reads tcpdump's pcap files into TCP segments, with their options and checksum verdicts. */
 import { readFileSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
+import { formatIPv6 } from '../../node-toa/src/wire.js';
 
 export interface TcpSegment {
   /** Seconds since the epoch (microsecond precision). */
@@ -160,34 +160,6 @@ function findMss(opts: Uint8Array): number | undefined {
     i += len;
   }
   return undefined;
-}
-
-/** RFC 5952 text of a 16-byte IPv6 address. */
-export function formatIPv6(b: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((b[i] << 8) | b[i + 1]);
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  const text =
-    bestStart < 0
-      ? hex.join(':')
-      : `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-  if (!isIPv6(text)) throw new Error(`formatted an invalid IPv6 address: ${text}`);
-  return text;
 }
 
 /** True when the segment belongs to the connection from src:sport (either direction). */
