@@ -174,7 +174,7 @@ export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<Gues
 
   const accel = process.env.TOA_VM_ACCEL ?? 'tcg';
   const args = [
-    '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
+    '-accel', accel, '-cpu', process.env.TOA_VM_CPU ?? 'max',
     '-m', String(opts.memoryMB ?? 2048), '-smp', String(opts.cpus ?? 2),
     '-kernel', kernel.vmlinuz, '-initrd', initrd,
     '-append', 'console=ttyS0 rdinit=/init panic=-1 quiet loglevel=4 random.trust_cpu=on',

@@ -1,7 +1,7 @@
 // Developer entry point: boot a kernel and run a shell script in it.
 //   tsx test/vm/run.ts 6.1|6.12 SCRIPT.sh     (prints the console, exits with the script's status)
 // The module is built for that kernel first; $TOA_KO in the script is its path, $TOA_SEND the raw TOA sender.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { buildModule, buildTools } from './build.js';
 import { runGuest } from './guest.js';
 import { fetchKernel, type Series } from './kernels.js';
@@ -19,7 +19,8 @@ const run = await runGuest(kernel, {
   onConsole: (l) => process.stdout.write(`${l}\n`),
   timeoutMs: Number(process.env.TOA_VM_TIMEOUT_MS ?? 900_000),
 });
-process.stdout.write(readFileSync(`${run.resultsDir}/guest.log`, 'utf8'));
+const log = `${run.resultsDir}/guest.log`;
+if (existsSync(log)) process.stdout.write(readFileSync(log, 'utf8'));
 process.stderr.write(`vm: ${run.seconds.toFixed(1)} s, rc=${run.exitCode}, timedOut=${run.timedOut}, results in ${run.resultsDir}\n`);
 for (const p of run.kernelProblems) process.stderr.write(`vm: kernel problem: ${p}\n`);
 process.exit(run.exitCode ?? 1);

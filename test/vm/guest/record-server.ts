@@ -14,6 +14,7 @@ const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type
 const toa = create();
 
 const server = createServer((s) => {
+  s.on('error', () => {}); // a client's RST after our answer is its business
   let record: string | null = null;
   let error: string | undefined;
   try {

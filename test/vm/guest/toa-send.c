@@ -211,8 +211,9 @@ static int one_conn(struct conn *c, const uint8_t *opt, size_t optlen, const str
 		send_seg(c, TH_ACK, opt, optlen, NULL, 0);
 	else
 		send_seg(c, TH_ACK, NULL, 0, NULL, 0);
-	send_seg(c, TH_ACK | TH_PUSH, strcmp(o->where, "ack") ? opt : NULL, strcmp(o->where, "ack") ? optlen : 0,
-		 o->req, strlen(o->req));
+	if (*o->req)	/* -r '' for servers that speak first */
+		send_seg(c, TH_ACK | TH_PUSH, strcmp(o->where, "ack") ? opt : NULL, strcmp(o->where, "ack") ? optlen : 0,
+			 o->req, strlen(o->req));
 
 	/* Collect the answer in order until the server's FIN. */
 	while (!fin && (th = recv_seg(c, buf, sizeof(buf), o->timeout, &dlen))) {
