@@ -40,7 +40,7 @@ export async function benchDirector(opts: DirectorBenchOptions = {}): Promise<Ro
   try {
     const http = lab.spawn('realserver', [join(REPO_ROOT, 'test/bench/build/accept-loop'), String(HTTP_PORT)]);
     await http.waitFor(/listening/);
-    const iperf = lab.spawn('realserver', ['iperf3', '-s', '-p', String(IPERF_PORT)]);
+    const iperf = lab.spawn('realserver', ['iperf3', '-s', '--forceflush', '-p', String(IPERF_PORT)]);
     await iperf.waitFor(/listening/i);
     const off = async (f: () => Promise<number>): Promise<number> => f();
     const on = async (f: () => Promise<number>): Promise<number> => {
