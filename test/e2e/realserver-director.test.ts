@@ -61,6 +61,27 @@ describe.skipIf(why)(`real server eBPF path behind the director${why ? ` (skippe
     for (const r of res6) expect(r.body).toMatchObject({ remoteAddress: r.localAddress, remotePort: r.localPort });
   });
 
+  it('status counts live records: one while a connection is open, none after', async () => {
+    const records = async (): Promise<number> => (await lab.realserverStatus()).records;
+    const waitFor = async (n: number): Promise<number> => {
+      let got = -1;
+      for (let i = 0; i < 50 && got !== n; i++) {
+        got = await records();
+        if (got !== n) await new Promise((r) => setTimeout(r, 100));
+      }
+      return got;
+    };
+    expect(await waitFor(0)).toBe(0);
+    const hold = lab.spawn('client', [
+      process.execPath, '-e',
+      `const s = require('net').connect(80, '${ADDR.vip4}', () => console.log('open')); process.stdin.resume(); setTimeout(() => s.end(), 20000)`,
+    ]);
+    await hold.waitFor(/open/);
+    expect(await waitFor(1)).toBe(1);
+    await hold.stop('SIGKILL');
+    expect(await waitFor(0)).toBe(0);
+  });
+
   it('10,000 connections from 80 addresses, 200 at once: no cross-talk, counters add up, no record left', async () => {
     const before = await counters();
     const runs = [
