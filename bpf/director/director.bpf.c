@@ -103,6 +103,7 @@ struct seg {
 	__u32 l4;		/* TCP header offset */
 	__u32 end;		/* end of the IP packet (the skb may carry link padding after it) */
 	__u8 family;
+	__u8 ip_opts;		/* IPv4 header longer than 20 bytes */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	struct tcphdr th;
@@ -156,6 +157,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		if (ip.protocol != IPPROTO_TCP || ip.ihl < 5 || (ip.frag_off & bpf_htons(0x3fff)))
 			return -1;
 		s->family = TOA_FAMILY_V4;
+		s->ip_opts = ip.ihl > 5;
 		s->l4 = s->l3 + ip.ihl * 4;
 		s->end = s->l3 + bpf_ntohs(ip.tot_len);
 		__builtin_memset(s->saddr, 0, sizeof(s->saddr));
@@ -170,6 +172,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		if (ip6.nexthdr != IPPROTO_TCP)
 			return -1;
 		s->family = TOA_FAMILY_V6;
+		s->ip_opts = 0;
 		s->l4 = s->l3 + sizeof(ip6);
 		s->end = s->l4 + bpf_ntohs(ip6.payload_len);
 		__builtin_memcpy(s->saddr, &ip6.saddr, 16);
@@ -267,7 +270,7 @@ malformed:
  * Overwrite strippable kinds with NOPs (strip) and lower a SYN's MSS by
  * room, then store the options back with one checksum fix.
  */
-static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bool strip, __u32 room)
+static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bool strip, __u32 room)
 {
 	__u8 orig[TOA_OPTBUF] = {};
 	__u32 base = s->l4 + sizeof(struct tcphdr), optlen = s->th.doff * 4, p, key = 0;
@@ -276,12 +279,8 @@ static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bo
 	__s64 diff;
 
 	if (optlen <= sizeof(struct tcphdr))
-		return;
+		return false;
 	optlen = BOUNDED(optlen - sizeof(struct tcphdr), TOA_OPTBUF - 1);	/* 4..40 */
-	sb = bpf_map_lookup_elem(&scratch, &key);
-	if (!sb)
-		goto err;
-	w = &sb->w;
 	if (bpf_skb_load_bytes(skb, base, orig, optlen))
 		goto err;
 	/*
@@ -289,7 +288,11 @@ static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bo
 	 * segment after the handshake, holds no MSS and no TOA.
 	 */
 	if (optlen == 12 && orig[0] == TOA_OPT_NOP && orig[1] == TOA_OPT_NOP && orig[2] == 8 && orig[3] == 10)
-		return;
+		return false;
+	sb = bpf_map_lookup_elem(&scratch, &key);
+	if (!sb)
+		goto err;
+	w = &sb->w;
 	__builtin_memcpy(w->buf, orig, sizeof(orig));
 	w->len = optlen;
 	w->next = 0;
@@ -305,7 +308,7 @@ static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bo
 		director_opt_step(p);
 	}
 	if (!w->stripped && !w->clamped)
-		return;
+		return false;
 	/* optlen is a multiple of 4 (data offset counts words), as csum_diff needs. */
 	diff = bpf_csum_diff((__be32 *)orig, optlen, (__be32 *)w->buf, optlen, 0);
 	if (diff < 0 || bpf_skb_store_bytes(skb, base, w->buf, optlen, 0) ||
@@ -315,59 +318,148 @@ static __always_inline void fix_options(struct __sk_buff *skb, struct seg *s, bo
 		count(DC_MSS_CLAMPED);
 	if (w->stripped)
 		add(DC_FORGED_STRIPPED, w->stripped);
-	return;
+	return true;
 err:
 	count(DC_HELPER_ERR);
+	return true;	/* the header may have changed: the caller reloads it */
+}
+
+/* A 16-bit ones' complement sum from a 32-bit one (both zeros, 0 and 0xffff, read as 0). */
+static __always_inline __u16 fold16(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff ? 0 : sum;
 }
 
 /*
- * Inserts the TOA right after the fixed TCP header. The bytes behind it
- * (the remaining options and the payload) move toward the tail, so the TCP
- * header keeps its place: a CHECKSUM_PARTIAL skb's csum_start still points
- * at it, which moving the header (bpf_skb_adjust_room) would break and a
- * BPF program cannot repair.
+ * Whether the segment may be CHECKSUM_PARTIAL (its sum still to be computed
+ * by the NIC or the kernel from skb->csum_start). Such a segment carries in
+ * th->check the folded, non-complemented pseudo-header sum: the sending
+ * stack puts it there (tcp_v4_send_check, __tcp_v6_send_check) and NAT keeps
+ * it so (inet_proto_csum_replace* with pseudohdr). A full checksum equals it
+ * only by chance (1 in 65536), which merely costs the slower path.
  */
-static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u32 room)
+static __always_inline bool maybe_partial(const struct seg *s)
 {
-	__u8 opt[32] = {};
+	union {
+		struct {
+			__u8	saddr[4];
+			__u8	daddr[4];
+			__be16	proto;	/* zero byte, protocol */
+			__be16	len;
+		} v4;
+		struct {
+			__u8	saddr[16];
+			__u8	daddr[16];
+			__be32	len;
+			__be32	nexthdr;	/* three zero bytes, next header */
+		} v6;
+	} ph;
+	__u32 l4len = s->end - s->l4;
+	__s64 sum;
+
+	if (s->family == TOA_FAMILY_V4) {
+		__builtin_memcpy(ph.v4.saddr, s->saddr, 4);
+		__builtin_memcpy(ph.v4.daddr, s->daddr, 4);
+		ph.v4.proto = bpf_htons(IPPROTO_TCP);
+		ph.v4.len = bpf_htons(l4len);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph.v4), 0);
+	} else {
+		__builtin_memcpy(ph.v6.saddr, s->saddr, 16);
+		__builtin_memcpy(ph.v6.daddr, s->daddr, 16);
+		ph.v6.len = bpf_htonl(l4len);
+		ph.v6.nexthdr = bpf_htonl(IPPROTO_TCP);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph.v6), 0);
+	}
+	if (sum < 0)
+		return true;
+	return fold16(sum) == fold16(s->th.check);
+}
+
+/*
+ * Fast insertion, for segments that are not CHECKSUM_PARTIAL: the kernel
+ * opens a gap of room zero bytes between the IP and the TCP header (moving
+ * the Ethernet and IP headers toward the head, header-sized work), and the
+ * fixed TCP header moves down into it, the option filling the rest. -1
+ * leaves the packet as it came.
+ *
+ * The moved headers travel an even number of bytes (room is 8 or 20), so a
+ * CHECKSUM_COMPLETE skb's skb->csum, a sum over 16-bit words, does not
+ * change with them; what the TCP header's bytes and sum change is summed
+ * here into th->check, and lengths() handles the pseudo header. The skb is
+ * not GSO (write_toa passed those on), so no gso_size needs adjusting.
+ */
+static __always_inline int insert_fast(struct __sk_buff *skb, struct seg *s, const __u8 *opt, __u32 room)
+{
+	struct {
+		struct tcphdr	th;
+		__u8		opt[20];
+	} out;
+	struct {
+		__be32	w12;	/* data offset, flags, window */
+		__u8	opt[20];
+	} to;
+	__be32 w12;
+	__s64 sum;
+
+	out.th = s->th;
+	((__u8 *)&out.th)[12] += (room / 4) << 4;
+	__builtin_memcpy(&w12, (__u8 *)&s->th + 12, 4);
+	__builtin_memcpy(&to.w12, (__u8 *)&out.th + 12, 4);
+	__builtin_memcpy(to.opt, opt, 20);
+	__builtin_memcpy(out.opt, opt, 20);
+	/* th->check = ~(~check - old word + new word + option) */
+	sum = bpf_csum_diff(&w12, 4, (__be32 *)&to, 4 + room, (__u16)~s->th.check);
+	if (sum < 0)
+		return -1;
+	out.th.check = ~fold16(sum);
+
+	/*
+	 * Keeps CHECKSUM_UNNECESSARY: the sum stays right, so what the receiver
+	 * (or its NIC) verified stays verified.
+	 */
+	if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_NO_CSUM_RESET))
+		return -1;
+	if (bpf_skb_store_bytes(skb, s->l4, &out, sizeof(struct tcphdr) + room, 0)) {
+		/* Nothing written yet: close the gap again. */
+		if (bpf_skb_adjust_room(skb, -(__s32)room, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_NO_CSUM_RESET))
+			count(DC_HELPER_ERR);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Safe insertion, for any skb: the bytes behind the fixed TCP header (the
+ * remaining options and the payload) move toward the tail, so the TCP
+ * header keeps its place: a CHECKSUM_PARTIAL skb's csum_start still points
+ * at it, which moving the header would break and a BPF program cannot
+ * repair. Costs O(payload): the kernel linearizes the skb, and the bytes go
+ * through a buffer. 1: no room for the move (counted), -1: the packet is
+ * left as it came, -2: the packet is broken.
+ */
+static __always_inline int insert_moved(struct __sk_buff *skb, struct seg *s, const __u8 *opt, __u32 room)
+{
 	__u32 start = s->l4 + sizeof(struct tcphdr), rem, at, i, full, n;
-	__u32 csum_off = s->l4 + offsetof(struct tcphdr, check);
-	__u32 l4len = s->end - s->l4, key = 0;
-	__u8 d = s->family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4;
+	__u32 csum_off = s->l4 + offsetof(struct tcphdr, check), key = 0;
 	__u16 word, nword;
 	struct scratch_buf *mb;
 	__s64 diff;
 
-	room &= 0x1c;	/* 8 or 20: masked so the verifier sees the store bounded */
-	if (room != 8 && room != 20)
-		goto err;
-	if (s->th.doff * 4 + room > 60) {
-		count(DC_NO_ROOM);
-		return;
-	}
-	if (skb->gso_size) {
-		count(DC_GSO);
-		return;
-	}
 	rem = s->end - start;
 	if (rem > MOVE_CHUNK * MOVE_CHUNKS) {
 		count(DC_NO_ROOM);
-		return;
-	}
-	/* Odd-length dialects (cdn, cdn6) lead with a NOP so the option area stays word-sized. */
-	if (toa_dialect_len(d) & 3) {
-		opt[0] = TOA_OPT_NOP;
-		toa_encode(d, s->th.source, s->saddr, opt + 1);
-	} else {
-		toa_encode(d, s->th.source, s->saddr, opt);
+		return 1;
 	}
 	mb = bpf_map_lookup_elem(&scratch, &key);
 	if (!mb)
-		goto err;
+		return -1;
 
 	/* Grow to exactly the IP packet plus the room (drops any link-layer padding). */
 	if (bpf_skb_change_tail(skb, s->end + room, 0))
-		goto err;
+		return -1;
 	/*
 	 * Highest chunk first, so nothing is overwritten before it moved. Whole
 	 * chunks in the loop and the remainder after it: a loop body without
@@ -380,17 +472,17 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 		at = start + rem - (i + 1) * MOVE_CHUNK;
 		if (bpf_skb_load_bytes(skb, at, mb->move, MOVE_CHUNK) ||
 		    bpf_skb_store_bytes(skb, at + room, mb->move, MOVE_CHUNK, 0))
-			goto broken;
+			return -2;
 	}
 	n = rem & (MOVE_CHUNK - 1);
 	if (n) {
 		n = BOUNDED(n, MOVE_CHUNK - 1);
 		if (bpf_skb_load_bytes(skb, start, mb->move, n) ||
 		    bpf_skb_store_bytes(skb, start + room, mb->move, n, 0))
-			goto broken;
+			return -2;
 	}
 	if (bpf_skb_store_bytes(skb, start, opt, room, 0))
-		goto broken;
+		return -2;
 
 	/* Data offset grows by room / 4 words; the sum covers it and the option's bytes. */
 	__builtin_memcpy(&word, (__u8 *)&s->th + 12, 2);
@@ -398,12 +490,23 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 	((__u8 *)&nword)[0] += (room / 4) << 4;
 	if (bpf_skb_store_bytes(skb, s->l4 + 12, &nword, 2, 0) ||
 	    bpf_l4_csum_replace(skb, csum_off, word, nword, 2))
-		goto broken;
+		return -2;
 	diff = bpf_csum_diff(NULL, 0, (__be32 *)opt, room, 0);
 	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, diff, 0))
-		goto broken;
+		return -2;
+	return 0;
+}
 
-	/* Lengths: the IP header's and the pseudo header's. */
+/*
+ * After either insertion: the IP header's length (and IPv4 header sum) and
+ * the pseudo header's length in th->check. BPF_F_PSEUDO_HDR also moves a
+ * CHECKSUM_COMPLETE skb->csum by the pseudo header's change, the one change
+ * to the packet's bytes that th->check does not balance.
+ */
+static __always_inline int lengths(struct __sk_buff *skb, struct seg *s, __u32 room)
+{
+	__u32 csum_off = s->l4 + offsetof(struct tcphdr, check), l4len = s->end - s->l4;
+
 	if (s->family == TOA_FAMILY_V4) {
 		__be16 olen = bpf_htons(s->end - s->l3), nlen = bpf_htons(s->end - s->l3 + room);
 
@@ -411,17 +514,59 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 					BPF_F_PSEUDO_HDR | 2) ||
 		    bpf_skb_store_bytes(skb, s->l3 + offsetof(struct iphdr, tot_len), &nlen, 2, 0) ||
 		    bpf_l3_csum_replace(skb, s->l3 + offsetof(struct iphdr, check), olen, nlen, 2))
-			goto broken;
-		count(DC_WRITTEN_V4);
+			return -1;
 	} else {
 		__be16 nlen = bpf_htons(l4len + room);
 
 		if (bpf_l4_csum_replace(skb, csum_off, bpf_htonl(l4len), bpf_htonl(l4len + room),
 					BPF_F_PSEUDO_HDR | 4) ||
 		    bpf_skb_store_bytes(skb, s->l3 + offsetof(struct ipv6hdr, payload_len), &nlen, 2, 0))
-			goto broken;
-		count(DC_WRITTEN_V6);
+			return -1;
 	}
+	return 0;
+}
+
+/* Inserts the TOA right after the fixed TCP header, by the fast way when the segment allows it. */
+static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u32 room)
+{
+	__u8 opt[32] = {};
+	__u8 d = s->family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4;
+	int err;
+
+	room &= 0x1c;	/* 8 or 20: masked so the verifier sees the stores bounded */
+	if (room != 8 && room != 20)
+		goto err;
+	if (s->th.doff * 4 + room > 60) {
+		count(DC_NO_ROOM);
+		return;
+	}
+	if (skb->gso_size) {
+		count(DC_GSO);
+		return;
+	}
+	/* Odd-length dialects (cdn, cdn6) lead with a NOP so the option area stays word-sized. */
+	if (toa_dialect_len(d) & 3) {
+		opt[0] = TOA_OPT_NOP;
+		toa_encode(d, s->th.source, s->saddr, opt + 1);
+	} else {
+		toa_encode(d, s->th.source, s->saddr, opt);
+	}
+	/* The gap bpf_skb_adjust_room opens sits 20 bytes after an IPv4 header's start, options or not. */
+	if (!s->ip_opts && !maybe_partial(s) && !insert_fast(skb, s, opt, room)) {
+		count(DC_WRITTEN_FAST);
+	} else {
+		err = insert_moved(skb, s, opt, room);
+		if (err == 1)
+			return;
+		if (err == -1)
+			goto err;
+		if (err)
+			goto broken;
+		count(DC_WRITTEN_MOVED);
+	}
+	if (lengths(skb, s, room))
+		goto broken;
+	count(s->family == TOA_FAMILY_V4 ? DC_WRITTEN_V4 : DC_WRITTEN_V6);
 	return;
 broken:
 	/*
@@ -450,7 +595,9 @@ int toa_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 	room = toa_room(s.family);
-	fix_options(skb, &s, true, s.th.syn ? room : 0);
+	if (fix_options(skb, &s, true, s.th.syn ? room : 0) &&
+	    bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
+		return TC_ACT_OK;
 	if (s.th.syn || !s.th.ack)
 		return TC_ACT_OK;
 
@@ -495,10 +642,12 @@ int toa_egress(struct __sk_buff *skb)
 	struct director_flow f = {};
 	struct seg s;
 
-	/* The director's own traffic also leaves here: only VIP replies are ours, and they are not counted otherwise. */
-	if (parse(skb, &s) || !is_vip(s.family, s.saddr, s.th.source))
-		return TC_ACT_OK;
-	if (!s.th.syn && !s.th.rst)
+	/*
+	 * The director's own traffic also leaves here: only VIP replies are
+	 * ours, and they are not counted otherwise. Data and ACKs (all but the
+	 * handshake and resets) pass after the parse alone.
+	 */
+	if (parse(skb, &s) || (!s.th.syn && !s.th.rst) || !is_vip(s.family, s.saddr, s.th.source))
 		return TC_ACT_OK;
 
 	k.family = s.family;

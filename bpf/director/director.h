@@ -45,13 +45,16 @@ enum director_counter {
 	DC_FLOW_NEW,		/* SYN-ACK seen at egress: the server's ISN recorded */
 	DC_FLOW_DONE,		/* the client acked server data: flow state dropped */
 	DC_FLOW_CLOSED,		/* RST or FIN: flow state dropped */
+	DC_WRITTEN_FAST,	/* of the written: header moved (header-sized work) */
+	DC_WRITTEN_MOVED,	/* of the written: payload moved toward the tail (segment may be CHECKSUM_PARTIAL) */
 	DC_MAX
 };
 
 #define DIRECTOR_COUNTER_NAMES {					\
 	"written_v4", "written_v6", "mss_clamped", "forged_stripped",	\
 	"no_room", "gso", "not_tcp", "not_vip", "no_flow", "helper_err",\
-	"flow_new", "flow_done", "flow_closed" }
+	"flow_new", "flow_done", "flow_closed", "written_fast",		\
+	"written_moved" }
 
 /* Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the first 4 bytes. */
 struct director_vip {
