@@ -88,6 +88,7 @@ struct toa_entry {
 	const struct sock *sk;	/* key; only compared, never dereferenced through here */
 	u8 state;		/* enum toa_state; FOUND published with release */
 	u8 left;		/* segments still to check while LOOKING */
+	u16 local_port;		/* the socket's own port (host order), for toa_entry_matches() */
 	struct toa_record rec;
 	struct rcu_head rcu;
 };
@@ -99,7 +100,7 @@ int toa_table_init(void);
 void toa_table_exit(void);
 struct toa_entry *toa_lookup(const struct sock *sk);
 int toa_insert(struct toa_entry *e);
-void toa_remove_sk(const struct sock *sk);
+void toa_remove_sk(const struct sock *sk, enum toa_counter why);
 bool toa_entry_matches(const struct toa_entry *e, const struct sock *sk);
 
 /* Hooks (toa_hooks.c), getsockopt (toa_sockopt.c), /proc (toa_stats.c). */

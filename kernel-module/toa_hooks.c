@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Where toa.ko meets the TCP stack, through kprobes and kretprobes only:
+ * Where toa.ko meets the TCP stack, through kprobes, kretprobes and ftrace:
  *
  *   tcp_v4/v6_syn_recv_sock  (kretprobe) the segment completing the handshake
  *                            and the child socket it created: make a record
@@ -9,14 +9,16 @@
  *   inet_getname/inet6_getname (kretprobe) getpeername() and accept(): put
  *                            the client into the sockaddr the kernel just
  *                            filled (a kernel buffer, copied out afterwards)
- *   inet_sock_destruct      (kprobe) the socket dies: drop its record
+ *   inet_sock_destruct      (ftrace, else kprobe) the socket dies: drop its record
  *
  * Handlers never sleep, never write into a socket, and fail open: anything
  * unexpected leaves the connection as the kernel made it and is counted.
  */
 #include "toa.h"
 
+#include <linux/ftrace.h>
 #include <linux/kprobes.h>
+#include <linux/version.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
@@ -77,6 +79,7 @@ struct syn_data {
 	struct toa_addr a;
 	u8 peer_family;
 	__be16 peer_port;
+	__be16 local_port;
 	u8 peer_addr[16];
 };
 
@@ -107,19 +110,18 @@ static int syn_entry(struct kretprobe_instance *ri, struct pt_regs *regs, __be16
 		return 1;
 	}
 	d->peer_port = tcp_hdr(skb)->source;
+	d->local_port = tcp_hdr(skb)->dest;
 	d->status = parse_th(skb, tcp_hdr(skb), &d->a);
-	if (d->status < 0)
-		return 1;
-	if (d->status != TOA_OK && d->status != TOA_ABSENT) {
-		/* Malformed: never trusted, and no more looking on this connection. */
-		count_status(d->status);
-		return 1;
-	}
-	if (d->status == TOA_ABSENT && !toa_cfg.scan_segments) {
+	if (d->status == TOA_OK || (d->status == TOA_ABSENT && toa_cfg.scan_segments))
+		return 0;
+	/* Malformed (never trusted, no more looking), or absent with nothing more to look at. */
+	if (d->status == TOA_ABSENT)
 		toa_count(TOA_C_ABSENT);
-		return 1;
-	}
-	return 0;
+	else
+		count_status(d->status);
+	/* No record for this child; the return handler still clears a stale one under its address. */
+	d->status = -1;
+	return atomic_read(&toa_nrecords) ? 0 : 1;
 }
 NOKPROBE_SYMBOL(syn_entry);
 
@@ -144,12 +146,17 @@ static int syn_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (!child)
 		return 0;
+	if (d->status < 0) {
+		toa_remove_sk(child, TOA_C_STALE);
+		return 0;
+	}
 	e = kzalloc(sizeof(*e), GFP_ATOMIC);
 	if (!e) {
 		toa_count(TOA_C_NOMEM);
 		return 0;
 	}
 	e->sk = child;
+	e->local_port = ntohs(d->local_port);
 	e->rec.version = TOA_RECORD_VERSION;
 	e->rec.peer_family = d->peer_family;
 	e->rec.peer_port = d->peer_port;
@@ -292,15 +299,67 @@ static int getname6_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 }
 NOKPROBE_SYMBOL(getname6_return);
 
-/* ---- the socket dies: inet_sock_destruct(sk), reached by IPv4 and IPv6 sockets alike ---- */
+/*
+ * ---- the socket dies: inet_sock_destruct(sk), reached by IPv4 and IPv6 sockets alike ----
+ *
+ * Through ftrace where the kernel has it: the kprobe framework drops a hit
+ * that comes while any kprobe handler runs on the CPU (a softirq freeing a
+ * socket during a getpeername() probe), which would leave a record behind;
+ * ftrace only refuses recursion within one context, which cannot happen here.
+ */
+#if IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_REGS)
+#define TOA_DESTRUCT_FTRACE 1
 
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 11, 0)
+static void notrace destruct_ftrace(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *op, struct ftrace_regs *fregs)
+{
+	struct pt_regs *regs = ftrace_get_regs(fregs);
+#define TOA_FTRACE_FLAGS (FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_RECURSION)
+#else
+static void notrace destruct_ftrace(unsigned long ip, unsigned long parent_ip,
+				    struct ftrace_ops *op, struct pt_regs *regs)
+{
+#define TOA_FTRACE_FLAGS FTRACE_OPS_FL_SAVE_REGS
+#endif
+	if (regs && atomic_read(&toa_nrecords))
+		toa_remove_sk((const struct sock *)ARG(regs, 0), TOA_C_FREED);
+}
+
+static struct ftrace_ops destruct_ops = {
+	.func = destruct_ftrace,
+	.flags = TOA_FTRACE_FLAGS,
+};
+
+static char destruct_fn[] = "inet_sock_destruct";
+
+static int destruct_register(void)
+{
+	int err = ftrace_set_filter(&destruct_ops, destruct_fn, strlen(destruct_fn), 0);
+
+	if (!err)
+		err = register_ftrace_function(&destruct_ops);
+	if (err) {
+		ftrace_free_filter(&destruct_ops);
+		pr_err("cannot trace %s: error %d\n", destruct_fn, err);
+	}
+	return err;
+}
+
+static void destruct_unregister(void)
+{
+	unregister_ftrace_function(&destruct_ops);
+	ftrace_free_filter(&destruct_ops);
+}
+#else
 static int destruct_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	if (atomic_read(&toa_nrecords))
-		toa_remove_sk((const struct sock *)ARG(regs, 0));
+		toa_remove_sk((const struct sock *)ARG(regs, 0), TOA_C_FREED);
 	return 0;
 }
 NOKPROBE_SYMBOL(destruct_pre);
+#endif
 
 /* ---- registration ---- */
 
@@ -337,10 +396,12 @@ static struct kprobe est_probe = {
 	.pre_handler = est_pre,
 };
 
+#ifndef TOA_DESTRUCT_FTRACE
 static struct kprobe destruct_probe = {
 	.symbol_name = "inet_sock_destruct",
 	.pre_handler = destruct_pre,
 };
+#endif
 
 struct hook {
 	struct kretprobe *rp;
@@ -351,7 +412,9 @@ struct hook {
 
 /* Destruction first, data segments before handshakes: no record is ever made that cannot be dropped. */
 static struct hook hooks[] = {
+#ifndef TOA_DESTRUCT_FTRACE
 	{ .kp = &destruct_probe },
+#endif
 	{ .kp = &est_probe },
 	{ .rp = &getname4_probe },
 	{ .rp = &getname6_probe, .ipv6 = true },
@@ -388,6 +451,11 @@ int toa_hooks_init(void)
 	/* In flight at once: softirq handshakes a few per CPU; getname may sleep on the socket lock. */
 	syn4_probe.maxactive = syn6_probe.maxactive = min(8 * cpus + 16, 4096u);
 	getname4_probe.maxactive = getname6_probe.maxactive = min(1024 + 16 * cpus, 4096u);
+#ifdef TOA_DESTRUCT_FTRACE
+	err = destruct_register();
+	if (err)
+		return err;
+#endif
 	for (i = 0; i < ARRAY_SIZE(hooks); i++) {
 		struct hook *h = &hooks[i];
 
@@ -400,6 +468,9 @@ int toa_hooks_init(void)
 		if (err) {
 			pr_err("cannot hook %s: error %d\n", hook_name(h), err);
 			unregister_all();
+#ifdef TOA_DESTRUCT_FTRACE
+			destruct_unregister();
+#endif
 			return err;
 		}
 		h->registered = true;
@@ -417,6 +488,10 @@ void toa_hooks_exit(void)
 	unsigned int i;
 
 	unregister_all();
+#ifdef TOA_DESTRUCT_FTRACE
+	/* Last: records must keep being dropped while the other hooks may still make them. */
+	destruct_unregister();
+#endif
 	for (i = 0; i < ARRAY_SIZE(hooks); i++)
 		if (missed(&hooks[i]))
 			pr_warn("%s: %lu probe hits missed\n", hook_name(&hooks[i]), missed(&hooks[i]));

@@ -83,8 +83,8 @@ int toa_insert(struct toa_entry *e)
 	return err;
 }
 
-/* The socket is being destructed: drop its record, if any. */
-void toa_remove_sk(const struct sock *sk)
+/* Drops the record under this socket pointer, if any, counting it as why. */
+void toa_remove_sk(const struct sock *sk, enum toa_counter why)
 {
 	struct toa_entry *e;
 
@@ -94,22 +94,25 @@ void toa_remove_sk(const struct sock *sk)
 		if (e->state == TOA_S_LOOKING)
 			atomic_dec(&toa_nlooking);
 		atomic_dec(&toa_nrecords);
-		toa_count(TOA_C_FREED);
+		toa_count(why);
 		kfree_rcu(e, rcu);
 	}
 	rcu_read_unlock();
 }
 
 /*
- * A record is used only if its socket still talks to the peer it was made
- * for: a record left over from a socket whose destruction was missed can
- * then never lend its client to a new socket at the same address.
+ * A record is used only if its socket still has the ports and peer it was
+ * made for. A socket's destruction can go unseen (a kprobe hit is missed
+ * when it fires inside another probe's handler); the record it leaves is
+ * replaced or dropped when a new child socket takes the same address
+ * (toa_hooks.c), and until then this check keeps it from naming anyone's
+ * client on another socket.
  */
 bool toa_entry_matches(const struct toa_entry *e, const struct sock *sk)
 {
 	const struct toa_record *r = &e->rec;
 
-	if (r->peer_port != sk->sk_dport)
+	if (r->peer_port != sk->sk_dport || e->local_port != sk->sk_num)
 		return false;
 	if (r->peer_family == TOA_FAMILY_V4)
 		return !memcmp(r->peer_addr, &sk->sk_daddr, 4);

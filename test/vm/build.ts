@@ -64,7 +64,7 @@ export function buildTools(): Record<string, string> {
   const out = join(repoRoot, '.cache/vm/tools');
   mkdirSync(out, { recursive: true });
   const tools: Record<string, string> = {};
-  for (const name of ['toa-send']) {
+  for (const name of ['toa-send', 'getpeername-bench']) {
     const bin = join(out, name);
     const tmp = `${bin}.tmp-${process.pid}`;
     const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, join(repoRoot, 'test/vm/guest', `${name}.c`)], { encoding: 'utf8' });

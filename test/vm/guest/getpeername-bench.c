@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * getpeername-bench: accepts connections on a dual-stack port; for each one
+ * times COUNT getpeername() calls and answers with one JSON line
+ * {"ns":per-call,"peer":"addr","port":N}, then closes. With toa.ko loaded and
+ * a TOA connection the calls go through its kretprobe (the rewritten path).
+ *
+ *   getpeername-bench -p PORT [-n COUNT] [-c CONNECTIONS]
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+int main(int argc, char **argv)
+{
+	int port = 0, count = 100000, conns = 1, ch, one = 1, zero = 0, fd, c, i;
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 }, peer;
+	socklen_t len;
+	char text[INET6_ADDRSTRLEN], line[256];
+	double t0, t1;
+
+	while ((ch = getopt(argc, argv, "p:n:c:")) != -1) {
+		switch (ch) {
+		case 'p': port = atoi(optarg); break;
+		case 'n': count = atoi(optarg); break;
+		case 'c': conns = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: getpeername-bench -p PORT [-n COUNT] [-c CONNECTIONS]\n");
+			return 2;
+		}
+	}
+	if (port <= 0 || port > 65535 || count <= 0 || conns <= 0) {
+		fprintf(stderr, "getpeername-bench: -p 1..65535, -n and -c positive\n");
+		return 2;
+	}
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	a.sin6_port = htons(port);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64)) {
+		perror("getpeername-bench: listen");
+		return 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	while (conns--) {
+		c = accept(fd, NULL, NULL);
+		if (c < 0) {
+			perror("getpeername-bench: accept");
+			return 1;
+		}
+		t0 = now_ns();
+		for (i = 0; i < count; i++) {
+			len = sizeof(peer);
+			if (getpeername(c, (struct sockaddr *)&peer, &len)) {
+				perror("getpeername-bench: getpeername");
+				return 1;
+			}
+		}
+		t1 = now_ns();
+		inet_ntop(AF_INET6, &peer.sin6_addr, text, sizeof(text));
+		snprintf(line, sizeof(line), "{\"ns\":%.1f,\"peer\":\"%s\",\"port\":%u}\n", (t1 - t0) / count, text, ntohs(peer.sin6_port));
+		if (write(c, line, strlen(line)) < 0)
+			perror("getpeername-bench: write");
+		close(c);
+	}
+	return 0;
+}
