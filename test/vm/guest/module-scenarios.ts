@@ -14,14 +14,12 @@
  * runs the whole chain: the director's tc writer and Node clients.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeRecord, delta, dmesgTail, dropKernelRsts, insmod, KO, loaded, rmmod, send, SEND, stats, toaHex, v6Full } from './common.js';
 import { MODULE_SCENARIOS } from './names.js';
 import { ADDR, createLab, REPO_ROOT, extraClient4, type ClientResult, type Lab } from '../../lab/index.js';
 
-const KO = process.env.TOA_KO ?? '';
-const SEND = process.env.TOA_SEND ?? '';
 const RESULTS = process.env.RESULTS ?? '/tmp';
 const CONNS = Number(process.env.TOA_VM_CONNS ?? 10_000);
 const NODE_CONNS = Number(process.env.TOA_VM_NODE_CONNS ?? 500);
@@ -48,45 +46,6 @@ async function scenario(name: string, fn: () => Promise<Detail | void>): Promise
     process.stdout.write(`FAILED ${name}: ${(e as Error).message}\n`);
   }
   save();
-}
-
-function sh(argv: string[]): { code: number; out: string } {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
-  return { code: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-}
-
-function loaded(): boolean {
-  return readFileSync('/proc/modules', 'utf8').split('\n').some((l) => l.startsWith('toa '));
-}
-
-function insmod(...params: string[]): { code: number; out: string } {
-  return sh(['busybox', 'insmod', KO, ...params]);
-}
-
-function rmmod(): void {
-  const r = sh(['busybox', 'rmmod', 'toa']);
-  assert.equal(r.code, 0, `rmmod toa: ${r.out}`);
-}
-
-function dmesgTail(lines = 20): string {
-  return sh(['dmesg']).out.trim().split('\n').slice(-lines).join('\n');
-}
-
-/** /proc/net/toa_stats as seen from a lab namespace: name -> number (or text). */
-async function stats(lab: Lab): Promise<Record<string, number>> {
-  const out = await lab.execOk('realserver', ['cat', '/proc/net/toa_stats']);
-  const s: Record<string, number> = {};
-  for (const line of out.trim().split('\n')) {
-    const [k, v] = line.split(' ');
-    if (/^\d+$/.test(v ?? '')) s[k] = Number(v);
-  }
-  return s;
-}
-
-function delta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
-  const d: Record<string, number> = {};
-  for (const k of Object.keys(b)) if (b[k] !== a[k]) d[k] = b[k] - (a[k] ?? 0);
-  return d;
 }
 
 async function tcpStat(lab: Lab, name: string): Promise<number> {
@@ -118,58 +77,6 @@ function assertOwnClient(rs: ClientResult[], dualStack = true): void {
 async function probe(lab: Lab, host: string, port: number): Promise<any> {
   const out = await lab.execOk('client', [process.execPath, '--import', 'tsx', join(HERE, 'tcp-probe.ts'), host, String(port)]);
   return JSON.parse(out);
-}
-
-/** struct toa_record (include/toa/toa_record.h), from hex. */
-function decodeRecord(hex: string): Detail {
-  const b = Buffer.from(hex, 'hex');
-  const addr = (fam: number, at: number): string =>
-    fam === 4 ? [...b.subarray(at, at + 4)].join('.') : (b.subarray(at, at + 16).toString('hex').match(/..../g) ?? []).join(':');
-  return {
-    length: b.length,
-    version: b[0],
-    family: b[1],
-    dialect: b[2],
-    peerFamily: b[3],
-    port: b.readUInt16BE(4),
-    peerPort: b.readUInt16BE(6),
-    addr: addr(b[1], 8),
-    peerAddr: addr(b[3], 24),
-    flags: b.readUInt32LE(40),
-  };
-}
-
-const V6_FULL = (a: string): string => {
-  // 2001:db8:100::10 -> 2001:0db8:0100:0000:0000:0000:0000:0010
-  const [h, t] = a.split('::');
-  const hs = h ? h.split(':') : [];
-  const ts = t ? t.split(':') : [];
-  return [...hs, ...Array(8 - hs.length - ts.length).fill('0'), ...ts].map((x) => x.padStart(4, '0')).join(':');
-};
-
-
-/** Hex of a TOA option: kind, length, port, address (v4 dotted or v6). */
-function toaHex(kind: number, port: number, addr: string): string {
-  const a = addr.includes(':') ? V6_FULL(addr).replace(/:/g, '') : Buffer.from(addr.split('.').map(Number)).toString('hex');
-  const len = 4 + a.length / 2;
-  return Buffer.from([kind, len, port >> 8, port & 255]).toString('hex') + a;
-}
-
-/** Outgoing RSTs the kernel sends for toa-send's connections (it knows no such socket) are dropped; toa-send's own carry mark 0x544f. */
-async function dropKernelRsts(lab: Lab, role: 'client' | 'stranger'): Promise<void> {
-  await lab.execOk(role, ['nft', '-f', '-'], {
-    input: 'table inet toa_send {\n chain out {\n  type filter hook output priority 0;\n  meta mark != 0x544f tcp flags & rst == rst drop\n }\n}\n',
-  });
-}
-
-/** One hand-made connection: the HTTP answer's JSON body, or the failure. */
-async function send(lab: Lab, role: 'client' | 'stranger', src: string, dst: string, port: number, opt: string, where = 'ack'): Promise<any> {
-  const args = [SEND, '-s', src, '-d', dst, '-p', String(port), '-w', where, ...(opt ? ['-o', opt] : [])];
-  const r = await lab.exec(role, args, { timeoutMs: 30_000 });
-  assert.equal(r.code, 0, `toa-send ${args.slice(1).join(' ')}: ${r.stderr}`);
-  // An HTTP answer (peer-echo) or one JSON line (record-server).
-  const head = r.stdout.indexOf('\r\n\r\n');
-  return JSON.parse(head < 0 ? r.stdout : r.stdout.slice(head + 4));
 }
 
 const FAKE4 = '198.51.100.77';
@@ -208,7 +115,6 @@ async function main(): Promise<void> {
     assert.match(text, /^accept v4 v6 v6-ali$/m);
     return { lines: text.split('\n').length };
   });
-
 
   const lab = await createLab({ extraClients: EXTRA_CLIENTS });
   try {
@@ -265,7 +171,7 @@ async function main(): Promise<void> {
       assert.equal(n64.remoteAddress, ADDR.lip4);
       assert.deepEqual(parse(n64), {
         length: 44, version: 1, family: 6, dialect: 2, peerFamily: 4, port: FAKE_PORT,
-        peerPort: (parse(n64) as any).peerPort, addr: V6_FULL(FAKE6), peerAddr: ADDR.lip4, flags: 1,
+        peerPort: (parse(n64) as any).peerPort, addr: v6Full(FAKE6), peerAddr: ADDR.lip4, flags: 1,
       });
       const none = await send(lab, 'client', ADDR.client4, ADDR.vip4, 443, '');
       assert.equal(none.record, null);
@@ -441,7 +347,7 @@ async function main(): Promise<void> {
       const r6 = decodeRecord(p6.answer.record);
       assert.deepEqual(r6, {
         length: 44, version: 1, family: 6, dialect: 2, peerFamily: 6, port: p6.localPort,
-        peerPort: r6.peerPort, addr: V6_FULL(p6.localAddress), peerAddr: V6_FULL(ADDR.lip6), flags: 2,
+        peerPort: r6.peerPort, addr: v6Full(p6.localAddress), peerAddr: v6Full(ADDR.lip6), flags: 2,
       });
       return { v4: r4, v6: r6, backend: p4.answer.backend };
     });
