@@ -1,0 +1,76 @@
+/**
+ * Real-server benchmark: connection rate (wrk, Connection: close) through the
+ * director (TOA writer attached throughout) to a C accept loop and to the
+ * Node peer-echo app, both in the real server's cgroup, with the real
+ * server's eBPF programs attached vs detached, interleaved in one run.
+ *
+ * For test/bench/index.ts: `realserver: { title: ..., run: () => benchRealserver() }`;
+ * alone: tsx test/tools/bench-realserver.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ADDR, createLab, REPO_ROOT, type Lab } from '../lab/index.js';
+import { interleaved, row, table, type Row } from '../bench/stats.js';
+
+const C_PORT = 8080;
+const NODE_PORT = 80;
+
+async function connRate(lab: Lab, port: number, seconds: number): Promise<number> {
+  const out = await lab.execOk('client', [
+    'wrk', '-t1', '-c32', `-d${seconds}s`, '-H', 'Connection: close', `http://${ADDR.vip4}:${port}/`,
+  ], { timeoutMs: (seconds + 30) * 1000 });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!m) throw new Error(`wrk printed no rate:\n${out}`);
+  return Number(m[1]);
+}
+
+export async function benchRealserver(opts: { rounds?: number; seconds?: number } = {}): Promise<Row[]> {
+  const rounds = opts.rounds ?? 5;
+  const seconds = opts.seconds ?? 3;
+  const loop = join(REPO_ROOT, 'test/bench/build/accept-loop');
+  if (!existsSync(loop)) execFileSync('make', ['-s', '-C', join(REPO_ROOT, 'test/bench')], { stdio: 'inherit' });
+  const lab = await createLab();
+  try {
+    const c = lab.spawn('realserver', [loop, String(C_PORT)], { cgroup: true });
+    await c.waitFor(/listening/);
+    await lab.startPeerEcho({ port: NODE_PORT });
+    await lab.attachWriter({ ports: [C_PORT, NODE_PORT] });
+    // Thousands of connections a second would otherwise pile up TIME_WAIT sockets and
+    // conntrack entries for the same LIP ports, and each round would run slower than the last.
+    for (const ns of ['client', 'director', 'realserver'] as const) {
+      await lab.execOk(ns, ['sysctl', '-qw', 'net.ipv4.tcp_max_tw_buckets=0']);
+    }
+    await lab.execOk('director', [
+      'sysctl', '-qw',
+      ...['time_wait', 'close', 'fin_wait', 'last_ack', 'close_wait'].map((s) => `net.netfilter.nf_conntrack_tcp_timeout_${s}=1`),
+    ]);
+    const on = async (f: () => Promise<number>): Promise<number> => {
+      await lab.attachRealserver();
+      try {
+        return await f();
+      } finally {
+        await lab.detachRealserver();
+      }
+    };
+    const measure = (port: number) =>
+      interleaved(rounds, () => connRate(lab, port, seconds), () => on(() => connRate(lab, port, seconds)));
+    const rows = [
+      row('realserver: connections/s, C accept loop', 'c/s', 'higher', await measure(C_PORT), '>= 0.98'),
+      row('realserver: connections/s, Node (reads remoteAddress)', 'c/s', 'higher', await measure(NODE_PORT), '>= 0.98'),
+    ];
+    return rows;
+  } finally {
+    await lab.destroy();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  benchRealserver()
+    .then((rows) => process.stdout.write(table('Real-server eBPF path: attached vs detached (director writer on)', rows) + '\n'))
+    .catch((e) => {
+      process.stderr.write(`bench: ${e instanceof Error ? e.stack : e}\n`);
+      process.exit(1);
+    });
+}
