@@ -102,11 +102,15 @@ struct seg {
 	__u32 l3;		/* IP header offset */
 	__u32 l4;		/* TCP header offset */
 	__u32 end;		/* end of the IP packet (the skb may carry link padding after it) */
+	__u8 saddr[16];		/* word-aligned: summed as 32-bit words */
+	__u8 daddr[16];
+	union {
+		struct iphdr v4;	/* its first 20 bytes */
+		struct ipv6hdr v6;
+	} ip;
+	struct tcphdr th;
 	__u8 family;
 	__u8 ip_opts;		/* IPv4 header longer than 20 bytes */
-	__u8 saddr[16];
-	__u8 daddr[16];
-	struct tcphdr th;
 };
 
 static __always_inline void add(__u32 idx, __u64 n)
@@ -142,45 +146,62 @@ static __always_inline __u32 toa_room(__u8 family)
 	return (len + 3) & ~3u;
 }
 
-/* Parses Ethernet + IPv4/IPv6 (no extension headers) + TCP. 0 or -1 (not plain TCP). */
+/*
+ * Parses Ethernet + IPv4/IPv6 (no extension headers) + TCP. 0 or -1 (not
+ * plain TCP). Headers in the skb's linear part (nearly always) are read in
+ * place; bpf_skb_load_bytes is the fallback.
+ */
 static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 {
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	bool direct;
 	__u32 doff;
 
 	s->l3 = ETH_HLEN;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
+		struct iphdr *ip = data + ETH_HLEN;
 
-		if (bpf_skb_load_bytes(skb, s->l3, &ip, sizeof(ip)))
+		direct = (void *)(ip + 1) + sizeof(struct tcphdr) <= data_end;
+		if (direct) {
+			__builtin_memcpy(&s->ip.v4, ip, sizeof(*ip));
+			__builtin_memcpy(&s->th, ip + 1, sizeof(s->th));
+		} else if (bpf_skb_load_bytes(skb, s->l3, &s->ip.v4, sizeof(struct iphdr))) {
 			return -1;
+		}
 		/* Fragments carry no (or a partial) TCP header: leave them alone. */
-		if (ip.protocol != IPPROTO_TCP || ip.ihl < 5 || (ip.frag_off & bpf_htons(0x3fff)))
+		if (s->ip.v4.protocol != IPPROTO_TCP || s->ip.v4.ihl < 5 || (s->ip.v4.frag_off & bpf_htons(0x3fff)))
 			return -1;
 		s->family = TOA_FAMILY_V4;
-		s->ip_opts = ip.ihl > 5;
-		s->l4 = s->l3 + ip.ihl * 4;
-		s->end = s->l3 + bpf_ntohs(ip.tot_len);
+		s->ip_opts = s->ip.v4.ihl > 5;
+		s->l4 = s->l3 + s->ip.v4.ihl * 4;
+		s->end = s->l3 + bpf_ntohs(s->ip.v4.tot_len);
 		__builtin_memset(s->saddr, 0, sizeof(s->saddr));
 		__builtin_memset(s->daddr, 0, sizeof(s->daddr));
-		__builtin_memcpy(s->saddr, &ip.saddr, 4);
-		__builtin_memcpy(s->daddr, &ip.daddr, 4);
+		__builtin_memcpy(s->saddr, &s->ip.v4.saddr, 4);
+		__builtin_memcpy(s->daddr, &s->ip.v4.daddr, 4);
+		direct = direct && !s->ip_opts;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
+		struct ipv6hdr *ip6 = data + ETH_HLEN;
 
-		if (bpf_skb_load_bytes(skb, s->l3, &ip6, sizeof(ip6)))
+		direct = (void *)(ip6 + 1) + sizeof(struct tcphdr) <= data_end;
+		if (direct) {
+			__builtin_memcpy(&s->ip.v6, ip6, sizeof(*ip6));
+			__builtin_memcpy(&s->th, ip6 + 1, sizeof(s->th));
+		} else if (bpf_skb_load_bytes(skb, s->l3, &s->ip.v6, sizeof(struct ipv6hdr))) {
 			return -1;
-		if (ip6.nexthdr != IPPROTO_TCP)
+		}
+		if (s->ip.v6.nexthdr != IPPROTO_TCP)
 			return -1;
 		s->family = TOA_FAMILY_V6;
 		s->ip_opts = 0;
-		s->l4 = s->l3 + sizeof(ip6);
-		s->end = s->l4 + bpf_ntohs(ip6.payload_len);
-		__builtin_memcpy(s->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(s->daddr, &ip6.daddr, 16);
+		s->l4 = s->l3 + sizeof(struct ipv6hdr);
+		s->end = s->l4 + bpf_ntohs(s->ip.v6.payload_len);
+		__builtin_memcpy(s->saddr, &s->ip.v6.saddr, 16);
+		__builtin_memcpy(s->daddr, &s->ip.v6.daddr, 16);
 	} else {
 		return -1;
 	}
-	if (bpf_skb_load_bytes(skb, s->l4, &s->th, sizeof(s->th)))
+	if (!direct && bpf_skb_load_bytes(skb, s->l4, &s->th, sizeof(s->th)))
 		return -1;
 	doff = s->th.doff * 4;
 	if (doff < sizeof(struct tcphdr) || s->l4 + doff > s->end || s->end > skb->len)
@@ -324,13 +345,46 @@ err:
 	return true;	/* the header may have changed: the caller reloads it */
 }
 
-/* A 16-bit ones' complement sum from a 32-bit one (both zeros, 0 and 0xffff, read as 0). */
-static __always_inline __u16 fold16(__u64 sum)
+/* A 16-bit ones' complement sum of a sum of 16- or 32-bit words (in memory order, as loaded). */
+static __always_inline __u16 fold(__u64 sum)
 {
+	sum = (sum & 0xffffffff) + (sum >> 32);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/* Both ones' complement zeros (0 and 0xffff) as 0, for comparing sums. */
+static __always_inline __u16 canon(__u16 sum)
+{
 	return sum == 0xffff ? 0 : sum;
+}
+
+static __always_inline __u64 sum_words(const __u32 *w, __u32 n)
+{
+	__u64 sum = 0;
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		sum += w[i];
+	return sum;
+}
+
+/* The pseudo header's sum without its length (addresses and protocol). */
+static __always_inline __u64 pseudo_sum(const struct seg *s)
+{
+	if (s->family == TOA_FAMILY_V4)
+		return sum_words((const __u32 *)s->saddr, 1) + sum_words((const __u32 *)s->daddr, 1) +
+		       bpf_htons(IPPROTO_TCP);
+	return sum_words((const __u32 *)s->saddr, 4) + sum_words((const __u32 *)s->daddr, 4) +
+	       bpf_htonl(IPPROTO_TCP);
+}
+
+/* The pseudo header's length field as its words sum (16 bits in IPv4, 32 in IPv6). */
+static __always_inline __u64 pseudo_len(const struct seg *s, __u32 len)
+{
+	return s->family == TOA_FAMILY_V4 ? bpf_htons(len) : bpf_htonl(len);
 }
 
 /*
@@ -343,91 +397,89 @@ static __always_inline __u16 fold16(__u64 sum)
  */
 static __always_inline bool maybe_partial(const struct seg *s)
 {
-	union {
-		struct {
-			__u8	saddr[4];
-			__u8	daddr[4];
-			__be16	proto;	/* zero byte, protocol */
-			__be16	len;
-		} v4;
-		struct {
-			__u8	saddr[16];
-			__u8	daddr[16];
-			__be32	len;
-			__be32	nexthdr;	/* three zero bytes, next header */
-		} v6;
-	} ph;
-	__u32 l4len = s->end - s->l4;
-	__s64 sum;
+	__u16 ph = fold(pseudo_sum(s) + pseudo_len(s, s->end - s->l4));
 
-	if (s->family == TOA_FAMILY_V4) {
-		__builtin_memcpy(ph.v4.saddr, s->saddr, 4);
-		__builtin_memcpy(ph.v4.daddr, s->daddr, 4);
-		ph.v4.proto = bpf_htons(IPPROTO_TCP);
-		ph.v4.len = bpf_htons(l4len);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph.v4), 0);
-	} else {
-		__builtin_memcpy(ph.v6.saddr, s->saddr, 16);
-		__builtin_memcpy(ph.v6.daddr, s->daddr, 16);
-		ph.v6.len = bpf_htonl(l4len);
-		ph.v6.nexthdr = bpf_htonl(IPPROTO_TCP);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph.v6), 0);
-	}
-	if (sum < 0)
-		return true;
-	return fold16(sum) == fold16(s->th.check);
+	return canon(ph) == canon(s->th.check);
 }
 
 /*
  * Fast insertion, for segments that are not CHECKSUM_PARTIAL: the kernel
  * opens a gap of room zero bytes between the IP and the TCP header (moving
- * the Ethernet and IP headers toward the head, header-sized work), and the
- * fixed TCP header moves down into it, the option filling the rest. -1
- * leaves the packet as it came.
+ * the Ethernet and IP headers toward the head, header-sized work), and one
+ * store writes the IP header (new length), the fixed TCP header (moved into
+ * the gap, new data offset and sum) and the option behind it. -1 leaves the
+ * packet as it came.
  *
- * The moved headers travel an even number of bytes (room is 8 or 20), so a
- * CHECKSUM_COMPLETE skb's skb->csum, a sum over 16-bit words, does not
- * change with them; what the TCP header's bytes and sum change is summed
- * here into th->check, and lengths() handles the pseudo header. The skb is
- * not GSO (write_toa passed those on), so no gso_size needs adjusting.
+ * Checksums, all computed here:
+ * - IPv4 header: the total length grows by room.
+ * - th->check: the data offset word, the option's bytes, and the pseudo
+ *   header's length change.
+ * - A CHECKSUM_COMPLETE skb->csum (a sum over the packet's 16-bit words):
+ *   the moved headers travel an even number of bytes (room is 8 or 20), so
+ *   their words sum the same; the IPv4 header and the TCP bytes change by
+ *   what their own checksum fields balance, except the pseudo header's
+ *   length, which is in no byte: bpf_csum_update takes it off (it does
+ *   nothing to other skbs).
+ * - CHECKSUM_UNNECESSARY stays (BPF_F_ADJ_ROOM_NO_CSUM_RESET): the sums stay
+ *   right, so what the receiver (or its NIC) verified stays verified.
+ * The skb is not GSO (write_toa passed those on), so no gso_size changes.
  */
 static __always_inline int insert_fast(struct __sk_buff *skb, struct seg *s, const __u8 *opt, __u32 room)
 {
-	struct {
-		struct tcphdr	th;
-		__u8		opt[20];
+	union {
+		struct {
+			struct iphdr	ip;
+			struct tcphdr	th;
+			__u8		opt[20];
+		} v4;
+		struct {
+			struct ipv6hdr	ip;
+			struct tcphdr	th;
+			__u8		opt[20];
+		} v6;
 	} out;
-	struct {
-		__be32	w12;	/* data offset, flags, window */
-		__u8	opt[20];
-	} to;
-	__be32 w12;
-	__s64 sum;
+	struct tcphdr *th;
+	__u32 l4len = s->end - s->l4, w12_old, w12_new, size;
+	__u64 sum, dlen;
 
-	out.th = s->th;
-	((__u8 *)&out.th)[12] += (room / 4) << 4;
-	__builtin_memcpy(&w12, (__u8 *)&s->th + 12, 4);
-	__builtin_memcpy(&to.w12, (__u8 *)&out.th + 12, 4);
-	__builtin_memcpy(to.opt, opt, 20);
-	__builtin_memcpy(out.opt, opt, 20);
-	/* th->check = ~(~check - old word + new word + option) */
-	sum = bpf_csum_diff(&w12, 4, (__be32 *)&to, 4 + room, (__u16)~s->th.check);
-	if (sum < 0)
-		return -1;
-	out.th.check = ~fold16(sum);
+	/* The pseudo header's length, as a sum of words: + new - old. */
+	dlen = pseudo_len(s, l4len + room) + (__u16)~fold(pseudo_len(s, l4len));
+	if (s->family == TOA_FAMILY_V4) {
+		__u16 olen = s->ip.v4.tot_len;
 
-	/*
-	 * Keeps CHECKSUM_UNNECESSARY: the sum stays right, so what the receiver
-	 * (or its NIC) verified stays verified.
-	 */
+		out.v4.ip = s->ip.v4;
+		out.v4.ip.tot_len = bpf_htons(bpf_ntohs(olen) + room);
+		out.v4.ip.check = ~fold((__u16)~s->ip.v4.check + (__u16)~olen + out.v4.ip.tot_len);
+		th = &out.v4.th;
+		__builtin_memcpy(out.v4.opt, opt, 20);
+		size = sizeof(struct iphdr) + sizeof(struct tcphdr) + room;
+	} else {
+		out.v6.ip = s->ip.v6;
+		out.v6.ip.payload_len = bpf_htons(l4len + room);
+		th = &out.v6.th;
+		__builtin_memcpy(out.v6.opt, opt, 20);
+		size = sizeof(struct ipv6hdr) + sizeof(struct tcphdr) + room;
+	}
+	*th = s->th;
+	((__u8 *)th)[12] += (room / 4) << 4;
+	__builtin_memcpy(&w12_old, (__u8 *)&s->th + 12, 4);
+	__builtin_memcpy(&w12_new, (__u8 *)th + 12, 4);
+	/* th->check = ~(~check - old word + new word + option + length change) */
+	sum = (__u16)~s->th.check + (__u64)~w12_old + w12_new + dlen + sum_words((const __u32 *)opt, 2);
+	if (room == 20)
+		sum += sum_words((const __u32 *)opt + 2, 3);
+	th->check = ~fold(sum);
+
 	if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_NO_CSUM_RESET))
 		return -1;
-	if (bpf_skb_store_bytes(skb, s->l4, &out, sizeof(struct tcphdr) + room, 0)) {
+	if (bpf_skb_store_bytes(skb, s->l3, &out, size, 0)) {
 		/* Nothing written yet: close the gap again. */
 		if (bpf_skb_adjust_room(skb, -(__s32)room, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_NO_CSUM_RESET))
 			count(DC_HELPER_ERR);
 		return -1;
 	}
+	/* skb->csum -= the length change (CHECKSUM_COMPLETE only). */
+	bpf_csum_update(skb, ~fold(dlen) & 0xffff);
 	return 0;
 }
 
@@ -498,7 +550,7 @@ static __always_inline int insert_moved(struct __sk_buff *skb, struct seg *s, co
 }
 
 /*
- * After either insertion: the IP header's length (and IPv4 header sum) and
+ * After the tail insertion: the IP header's length (and IPv4 header sum) and
  * the pseudo header's length in th->check. BPF_F_PSEUDO_HDR also moves a
  * CHECKSUM_COMPLETE skb->csum by the pseudo header's change, the one change
  * to the packet's bytes that th->check does not balance.
@@ -529,7 +581,7 @@ static __always_inline int lengths(struct __sk_buff *skb, struct seg *s, __u32 r
 /* Inserts the TOA right after the fixed TCP header, by the fast way when the segment allows it. */
 static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u32 room)
 {
-	__u8 opt[32] = {};
+	__u8 opt[32] __attribute__((aligned(4))) = {};	/* summed as 32-bit words */
 	__u8 d = s->family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4;
 	int err;
 
@@ -560,12 +612,10 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 			return;
 		if (err == -1)
 			goto err;
-		if (err)
+		if (err || lengths(skb, s, room))
 			goto broken;
 		count(DC_WRITTEN_MOVED);
 	}
-	if (lengths(skb, s, room))
-		goto broken;
 	count(s->family == TOA_FAMILY_V4 ? DC_WRITTEN_V4 : DC_WRITTEN_V6);
 	return;
 broken:
@@ -582,7 +632,7 @@ SEC("tc")
 int toa_ingress(struct __sk_buff *skb)
 {
 	struct director_flow_key k = {};
-	struct director_flow *f;
+	struct director_flow *f = NULL;
 	struct seg s;
 	__u32 room, ack;
 
@@ -590,7 +640,15 @@ int toa_ingress(struct __sk_buff *skb)
 		count(DC_NOT_TCP);
 		return TC_ACT_OK;
 	}
-	if (!is_vip(s.family, s.daddr, s.th.dest)) {
+	k.family = s.family;
+	k.cport = s.th.source;
+	k.vport = s.th.dest;
+	__builtin_memcpy(k.caddr, s.saddr, 16);
+	__builtin_memcpy(k.vaddr, s.daddr, 16);
+	/* Flows are only ever made for VIPs: one that exists spares the VIP lookup. */
+	if (!s.th.syn && s.th.ack)
+		f = bpf_map_lookup_elem(&flows, &k);
+	if (!f && !is_vip(s.family, s.daddr, s.th.dest)) {
 		count(DC_NOT_VIP);
 		return TC_ACT_OK;
 	}
@@ -600,13 +658,6 @@ int toa_ingress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	if (s.th.syn || !s.th.ack)
 		return TC_ACT_OK;
-
-	k.family = s.family;
-	k.cport = s.th.source;
-	k.vport = s.th.dest;
-	__builtin_memcpy(k.caddr, s.saddr, 16);
-	__builtin_memcpy(k.vaddr, s.daddr, 16);
-	f = bpf_map_lookup_elem(&flows, &k);
 	if (!f) {
 		count(DC_NO_FLOW);
 		return TC_ACT_OK;
