@@ -278,6 +278,8 @@ static __always_inline int toa_parse_run(struct toa_parser *ps, struct toa_addr 
 	for (p = 0; p < TOA_OPT_MAX; p++) {
 		if (p >= ps->len)
 			break;
+		if (p < ps->next && !ps->eol)
+			continue;	/* an option's body: no call (the per-connection cost) */
 		st = toa_parse_step(ps, p);
 		if (st != TOA_PARSE_MORE)
 			return st;
