@@ -40,6 +40,7 @@ export async function benchDirector(opts: DirectorBenchOptions = {}): Promise<Ro
   try {
     const http = lab.spawn('realserver', [join(REPO_ROOT, 'test/bench/build/accept-loop'), String(HTTP_PORT)]);
     await http.waitFor(/listening/);
+    await lab.tuneForLoad();
     const iperf = lab.spawn('realserver', ['iperf3', '-s', '--forceflush', '-p', String(IPERF_PORT)]);
     await iperf.waitFor(/listening/i);
     const off = async (f: () => Promise<number>): Promise<number> => f();

@@ -23,10 +23,10 @@ export const ADDR = {
 /** Prefix lengths of the three links. */
 export const PREFIX = { client4: 24, client6: 64, rs4: 24, rs6: 64, stranger4: 24, stranger6: 64 } as const;
 
-/** Extra client addresses for many-client tests: 198.51.100.20 .. 198.51.100.(20+n-1). */
+/** Extra client addresses for many-client tests: 198.51.100.101 .. 198.51.100.254 (above the VIP). */
 export function extraClient4(i: number): string {
-  if (i < 0 || i > 200) throw new RangeError(`extra client index ${i} outside 0..200`);
-  return `198.51.100.${20 + i}`;
+  if (!Number.isInteger(i) || i < 0 || i > 153) throw new RangeError(`extra client index ${i} outside 0..153`);
+  return `198.51.100.${101 + i}`;
 }
 
 /** Extra IPv6 client addresses: 2001:db8:100::1:<i>. */

@@ -4,15 +4,14 @@
  * Node peer-echo app, both in the real server's cgroup, with the real
  * server's eBPF programs attached vs detached, interleaved in one run.
  *
- * For test/bench/index.ts: `realserver: { title: ..., run: () => benchRealserver() }`;
- * alone: tsx test/tools/bench-realserver.ts
+ * Part of `npm run bench`; alone: tsx test/bench/realserver.ts
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDR, createLab, REPO_ROOT, type Lab } from '../lab/index.js';
-import { interleaved, row, table, type Row } from '../bench/stats.js';
+import { interleaved, row, table, type Row } from './stats.js';
 
 const C_PORT = 8080;
 const NODE_PORT = 80;
@@ -37,15 +36,7 @@ export async function benchRealserver(opts: { rounds?: number; seconds?: number 
     await c.waitFor(/listening/);
     await lab.startPeerEcho({ port: NODE_PORT });
     await lab.attachWriter({ ports: [C_PORT, NODE_PORT] });
-    // Thousands of connections a second would otherwise pile up TIME_WAIT sockets and
-    // conntrack entries for the same LIP ports, and each round would run slower than the last.
-    for (const ns of ['client', 'director', 'realserver'] as const) {
-      await lab.execOk(ns, ['sysctl', '-qw', 'net.ipv4.tcp_max_tw_buckets=0']);
-    }
-    await lab.execOk('director', [
-      'sysctl', '-qw',
-      ...['time_wait', 'close', 'fin_wait', 'last_ack', 'close_wait'].map((s) => `net.netfilter.nf_conntrack_tcp_timeout_${s}=1`),
-    ]);
+    await lab.tuneForLoad();
     const on = async (f: () => Promise<number>): Promise<number> => {
       await lab.attachRealserver();
       try {
