@@ -5,16 +5,11 @@
  * socket.remoteAddress (Node's text, and ::ffff:a.b.c.d for an IPv4 client
  * on an IPv6 socket).
  */
-import { formatV6 } from './address.js';
 import { ToaError } from './errors.js';
 import type { Endpoint, Peer } from './types.js';
 import { decodeRecord } from './wire.js';
 
 export { RECORD_VERSION, REC_NAT64, REC_REWRITTEN } from './wire.js';
-
-// Offsets of the addresses in struct toa_record.
-const ADDR = 8;
-const PEER_ADDR = 24;
 
 /**
  * The Peer for record b, read on a socket of family sockFamily (4 or 6).
@@ -27,9 +22,9 @@ export function peerFromRecord(b: Uint8Array, sockFamily: number): Peer {
   } catch (err) {
     throw new ToaError('TOA_ERECORD', `toa: ${(err as Error).message}; toa and the kernel side are out of step`, { cause: err });
   }
-  const proxy: Endpoint = { address: text(b, PEER_ADDR, r.peerFamily, r.peerAddress, sockFamily), port: r.peerPort };
+  const proxy: Endpoint = { address: asSocketShows(r.peerAddress, r.peerFamily, sockFamily), port: r.peerPort };
   return {
-    address: text(b, ADDR, r.family, r.address, sockFamily),
+    address: asSocketShows(r.address, r.family, sockFamily),
     port: r.port,
     family: r.family,
     via: 'toa',
@@ -39,8 +34,7 @@ export function peerFromRecord(b: Uint8Array, sockFamily: number): Peer {
   };
 }
 
-function text(b: Uint8Array, off: number, family: 4 | 6, decoded: string, sockFamily: number): string {
-  // Node's (libuv's) IPv6 text, which differs from RFC 5952 for ::a.b.c.d.
-  if (family === 6) return formatV6(b, off);
-  return sockFamily === 6 ? `::ffff:${decoded}` : decoded;
+/** An IPv4 address on an IPv6 (dual-stack) socket shows as ::ffff:a.b.c.d. */
+function asSocketShows(address: string, family: 4 | 6, sockFamily: number): string {
+  return family === 4 && sockFamily === 6 ? `::ffff:${address}` : address;
 }

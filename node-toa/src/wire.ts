@@ -313,37 +313,44 @@ export function formatIPv4(buf: Uint8Array, off = 0): string {
 }
 
 /**
- * RFC 5952 text of the 16 bytes at buf[off]: lowercase hex without leading
- * zeros, the longest run (the first on a tie) of two or more zero groups as
- * `::`, IPv4-mapped addresses as `::ffff:a.b.c.d` (what Node shows for them).
- * The deprecated IPv4-compatible form `::a.b.c.d` is not used.
+ * Text of the 16 bytes at buf[off], exactly as inet_ntop (and so Node's
+ * socket.remoteAddress and the C tools) writes it: RFC 5952 (lowercase hex
+ * without leading zeros, the longest run (the first on a tie) of two or more
+ * zero groups as `::`), with the embedded IPv4 forms `::ffff:a.b.c.d` and
+ * the deprecated IPv4-compatible `::a.b.c.d`.
  */
 export function formatIPv6(buf: Uint8Array, off = 0): string {
-  let mapped = buf[off + 10] === 0xff && buf[off + 11] === 0xff;
-  for (let i = 0; i < 10 && mapped; i++) if (buf[off + i] !== 0) mapped = false;
-  if (mapped) return `::ffff:${formatIPv4(buf, off + 12)}`;
   let best = -1;
-  let bestLen = 1; // a single zero group is never compressed
-  for (let i = 0; i < 8; ) {
-    let run = 0;
-    while (i + run < 8 && buf[off + 2 * (i + run)] === 0 && buf[off + 2 * (i + run) + 1] === 0) run++;
-    if (run > bestLen) {
-      best = i;
-      bestLen = run;
-    }
-    i += run || 1;
+  let bestLen = 0;
+  for (let i = 0, cur = -1; i < 8; i++) {
+    if (word(buf, off, i) === 0) {
+      if (cur < 0) cur = i;
+      if (i - cur + 1 > bestLen) {
+        bestLen = i - cur + 1;
+        best = cur;
+      }
+    } else cur = -1;
   }
+  if (bestLen < 2) best = -1;
   let s = '';
   for (let i = 0; i < 8; i++) {
-    if (i === best) {
-      s += '::';
-      i += bestLen - 1;
+    if (best >= 0 && i >= best && i < best + bestLen) {
+      if (i === best) s += ':';
       continue;
     }
-    if (i > 0 && i !== best + bestLen) s += ':';
-    s += ((buf[off + 2 * i]! << 8) | buf[off + 2 * i + 1]!).toString(16);
+    if (i !== 0) s += ':';
+    // Embedded IPv4 (inet_ntop's rule): ::a.b.c.d (but not ::1-like), ::ffff:a.b.c.d.
+    if (i === 6 && best === 0 && (bestLen === 6 || (bestLen === 5 && word(buf, off, 5) === 0xffff) || (bestLen === 7 && word(buf, off, 7) !== 1))) {
+      return s + formatIPv4(buf, off + 12);
+    }
+    s += word(buf, off, i).toString(16);
   }
+  if (best >= 0 && best + bestLen === 8) s += ':';
   return s;
+}
+
+function word(buf: Uint8Array, off: number, i: number): number {
+  return (buf[off + 2 * i]! << 8) | buf[off + 2 * i + 1]!;
 }
 
 /** An IP address as its family and 4 or 16 network-order bytes. */

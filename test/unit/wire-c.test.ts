@@ -1,7 +1,7 @@
 // The C parser and encoder of include/toa/toa_wire.h against every vector,
 // through test/wire/build/toa-check.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeOptions } from '../../node-toa/src/wire.js';
+import { decodeOptions, parseAddress } from '../../node-toa/src/wire.js';
 import { acceptOf, hexBytes, loadVectors, maskOf } from '../vectors/vectors.js';
 import { WIRE_DIR, buildWire, runChecker } from '../wire/run.js';
 
@@ -16,24 +16,7 @@ function parseLine(mask: number, bytes: Uint8Array): string {
 /** 16 address bytes as toa_encode takes them (IPv4 in the first 4). */
 function addr16(address: string): string {
   const b = new Uint8Array(16);
-  if (address.includes(':')) {
-    const dotted = address.match(/^(.*:)(\d+\.\d+\.\d+\.\d+)$/);
-    if (dotted) {
-      const [a, b, c, d] = dotted[2]!.split('.').map(Number) as [number, number, number, number];
-      address = `${dotted[1]}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-    }
-    const [head, tail] = address.split('::') as [string, string | undefined];
-    const words = (s: string | undefined) => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
-    const h = words(head);
-    const t = words(tail);
-    const all = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
-    all.forEach((w, i) => {
-      b[2 * i] = w >> 8;
-      b[2 * i + 1] = w & 0xff;
-    });
-  } else {
-    address.split('.').forEach((o, i) => (b[i] = Number(o)));
-  }
+  b.set(parseAddress(address)!.bytes);
   return toHex(b);
 }
 

@@ -118,51 +118,10 @@ static int unhex(const char *s, unsigned char *out, size_t cap)
 	return (int)(n / 2);
 }
 
-/*
- * RFC 5952 text: lowercase, no leading zeros, the longest run (first on a tie)
- * of two or more zero groups as "::", IPv4-mapped addresses in dotted form.
- * Written out rather than inet_ntop(), which also prints the deprecated
- * IPv4-compatible form (::a.b.c.d) that RFC 5952 does not ask for.
- */
-static void format6(const __u8 *a, char *out)
-{
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	int best = -1, bestlen = 0, i, run;
-	char *p = out;
-
-	if (!memcmp(a, mapped, 12)) {
-		sprintf(out, "::ffff:%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
-		return;
-	}
-	for (i = 0; i < 8; i += run ? run : 1) {
-		for (run = 0; i + run < 8 && !a[2 * (i + run)] && !a[2 * (i + run) + 1]; run++)
-			;
-		if (run > bestlen) {
-			best = i;
-			bestlen = run;
-		}
-	}
-	if (bestlen < 2)
-		best = -1, bestlen = 0;
-	for (i = 0; i < 8; i++) {
-		if (i == best) {
-			p += sprintf(p, "::");
-			i += bestlen - 1;
-			continue;
-		}
-		if (i && i != best + bestlen)
-			*p++ = ':';
-		p += sprintf(p, "%x", (a[2 * i] << 8) | a[2 * i + 1]);
-	}
-	*p = 0;
-}
-
+/* Address text as inet_ntop writes it: the form Node, the C tools and wire.ts share. */
 static void format_addr(int family, const __u8 *a, char *out)
 {
-	if (family == TOA_FAMILY_V4)
-		sprintf(out, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
-	else
-		format6(a, out);
+	inet_ntop(family == TOA_FAMILY_V4 ? AF_INET : AF_INET6, a, out, INET6_ADDRSTRLEN);
 }
 
 static void do_parse(const char *mask_s, const char *hex_s)

@@ -5,7 +5,7 @@
  * Buffer (no copies); bpf_attr points into it by address.
  */
 import { statSync } from 'node:fs';
-import { formatV4, formatV6 } from '../address.js';
+import { formatIPv4, formatIPv6 } from '../wire.js';
 import type { SocketAddress } from '../types.js';
 import { FOUND_BPF, FOUND_SOCKOPT, NO_SOURCE, RECORD_SIZE, TOA_SO_RECORD, type Backend } from './backend.js';
 
@@ -212,8 +212,8 @@ export function loadFfi(): { backend: Backend; from: string } {
       }
       const fam = mem.readUInt16LE(PEER);
       const port = mem.readUInt16BE(PEER + 2);
-      if (fam === AF_INET) return { address: formatV4(mem, PEER + 4), port, family: 4 };
-      if (fam === AF_INET6) return { address: formatV6(mem, PEER + 8), port, family: 6 };
+      if (fam === AF_INET) return { address: formatIPv4(mem, PEER + 4), port, family: 4 };
+      if (fam === AF_INET6) return { address: formatIPv6(mem, PEER + 8), port, family: 6 };
       throw sysError('TOA_ENOTINET', 'getpeername', 97, 'Address family not supported by protocol');
     },
   };

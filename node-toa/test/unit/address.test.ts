@@ -2,7 +2,7 @@
 // address, or a TOA client and the same client seen directly would differ.
 import { SocketAddress } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { formatV4, formatV6, mappedV4 } from '../../src/address.js';
+import { formatIPv4, formatIPv6 } from '../../src/wire.js';
 
 function bytes(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex.replace(/\s/g, ''), 'hex'));
@@ -25,7 +25,7 @@ describe('address text', () => {
     ['fe800000000000000000000000000000', 'fe80::'],
     ['0064ff9b0000000000000000c000020a', '64:ff9b::c000:20a'],
   ])('%s -> %s', (hex, text) => {
-    expect(formatV6(bytes(hex), 0)).toBe(text);
+    expect(formatIPv6(bytes(hex), 0)).toBe(text);
     expect(nodeText(bytes(hex))).toBe(text);
   });
 
@@ -40,13 +40,14 @@ describe('address text', () => {
         b[2 * i + 1] = zero ? 0 : rnd() & 0xff;
       }
       if (n % 7 === 0) b.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff], 0);
-      expect(formatV6(b, 0), Buffer.from(b).toString('hex')).toBe(nodeText(b));
+      expect(formatIPv6(b, 0), Buffer.from(b).toString('hex')).toBe(nodeText(b));
     }
   });
 
-  test('IPv4 and the mapped form a dual-stack socket shows', () => {
-    const b = bytes('c633640a');
-    expect(formatV4(b, 0)).toBe('198.51.100.10');
-    expect(mappedV4(b, 0)).toBe('::ffff:198.51.100.10');
+  test('IPv4, and the IPv4-compatible form in dotted text as inet_ntop writes it', () => {
+    expect(formatIPv4(bytes('c633640a'), 0)).toBe('198.51.100.10');
+    const compat = bytes('00000000000000000000000001020304');
+    expect(formatIPv6(compat, 0)).toBe('::1.2.3.4');
+    expect(nodeText(compat)).toBe('::1.2.3.4');
   });
 });
