@@ -10,6 +10,13 @@
  *         whose ack is the server's ISN + 1 (handshake ACK, data before the
  *         server speaks, FIN), except SYN and RST.
  *
+ * Writing takes one of two ways per segment: the fast one moves only
+ * headers (bpf_skb_adjust_room opens a gap before the TCP header, which
+ * moves into it); the tail one moves the payload and keeps the TCP header
+ * in place, the only way that is right for a CHECKSUM_PARTIAL skb, whose
+ * csum_start the kernel does not move and BPF cannot. maybe_partial()
+ * chooses; written_fast and written_moved count which ran.
+ *
  * Everything fails open: a segment the program cannot handle goes on as it
  * came (TC_ACT_OK) and a counter says why.
  */
@@ -310,6 +317,26 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	 */
 	if (optlen == 12 && orig[0] == TOA_OPT_NOP && orig[1] == TOA_OPT_NOP && orig[2] == 8 && orig[3] == 10)
 		return false;
+	/*
+	 * Fast path: Linux's SYN and SYN-ACK (MSS, SACK permitted, Timestamps,
+	 * NOP, Window scale): only the MSS to lower, unless one of those kinds
+	 * is to be stripped.
+	 */
+	if (room && optlen == 20 && orig[0] == TOA_OPT_MSS && orig[1] == 4 && orig[4] == 4 && orig[5] == 2 &&
+	    orig[6] == 8 && orig[7] == 10 && orig[16] == TOA_OPT_NOP && orig[17] == 3 && orig[18] == 3 &&
+	    !(strip && (strip_kind(4, 2) || strip_kind(8, 10) || strip_kind(3, 3)))) {
+		__be16 omss, nmss;
+
+		__builtin_memcpy(&omss, orig + 2, 2);
+		if (bpf_ntohs(omss) <= room)
+			return false;
+		nmss = bpf_htons(bpf_ntohs(omss) - room);
+		if (bpf_skb_store_bytes(skb, base + 2, &nmss, 2, 0) ||
+		    bpf_l4_csum_replace(skb, s->l4 + offsetof(struct tcphdr, check), omss, nmss, 2))
+			goto err;
+		count(DC_MSS_CLAMPED);
+		return true;
+	}
 	sb = bpf_map_lookup_elem(&scratch, &key);
 	if (!sb)
 		goto err;
@@ -686,6 +713,35 @@ int toa_ingress(struct __sk_buff *skb)
 	return TC_ACT_OK;
 }
 
+/*
+ * False only for a TCP segment certainly without SYN or RST (its flags read
+ * in place); anything else goes on to the full parse.
+ */
+static __always_inline bool handshake_or_reset(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u8 *flags;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data + ETH_HLEN;
+
+		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP || ip->ihl != 5)
+			return true;
+		flags = (__u8 *)(ip + 1) + 13;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data + ETH_HLEN;
+
+		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_TCP)
+			return true;
+		flags = (__u8 *)(ip6 + 1) + 13;
+	} else {
+		return true;
+	}
+	if ((void *)(flags + 1) > data_end)
+		return true;
+	return *flags & (0x02 | 0x04);	/* SYN, RST */
+}
+
 SEC("tc")
 int toa_egress(struct __sk_buff *skb)
 {
@@ -696,9 +752,10 @@ int toa_egress(struct __sk_buff *skb)
 	/*
 	 * The director's own traffic also leaves here: only VIP replies are
 	 * ours, and they are not counted otherwise. Data and ACKs (all but the
-	 * handshake and resets) pass after the parse alone.
+	 * handshake and resets) pass at the first look.
 	 */
-	if (parse(skb, &s) || (!s.th.syn && !s.th.rst) || !is_vip(s.family, s.saddr, s.th.source))
+	if (!handshake_or_reset(skb) || parse(skb, &s) || (!s.th.syn && !s.th.rst) ||
+	    !is_vip(s.family, s.saddr, s.th.source))
 		return TC_ACT_OK;
 
 	k.family = s.family;
