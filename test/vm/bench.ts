@@ -10,7 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildModule, buildTools } from './build.js';
-import { runGuest } from './guest.js';
+import { removeRun, runGuest } from './guest.js';
+import { row, type Row } from '../bench/stats.js';
 import { fetchKernel, type Series } from './kernels.js';
 
 export interface VmBench {
@@ -21,6 +22,8 @@ export interface VmBench {
   /** with / without; 1.0 = no cost */
   ratio: number;
   getpeernameNs: { without: number; with: number };
+  /** every round's figure */
+  samples: { rate: { with: number[]; without: number[] }; ns: { with: number[]; without: number[] } };
   /** guest seconds, TCG (numbers are relative: the guest is emulated) */
   seconds: number;
 }
@@ -44,6 +47,7 @@ export async function benchVm(series: Series = '6.1', opts: { rounds?: number; c
     throw new Error(`VM bench on ${kernel.release} failed (exit ${run.exitCode}, timed out: ${run.timedOut}):\n${log.slice(-4000)}`);
   }
   const r = JSON.parse(readFileSync(file, 'utf8'));
+  removeRun(run);
   return {
     kernel: kernel.release,
     rounds: r.rounds,
@@ -51,8 +55,18 @@ export async function benchVm(series: Series = '6.1', opts: { rounds?: number; c
     connectionsPerSecond: r.connectionsPerSecond,
     ratio: r.ratio,
     getpeernameNs: r.getpeernameNs,
+    samples: r.raw,
     seconds: run.seconds,
   };
+}
+
+/** The figures as rows of `npm run bench`'s table (test/bench/stats.ts). */
+export async function benchModuleRows(series: Series = '6.1'): Promise<Row[]> {
+  const b = await benchVm(series);
+  return [
+    row(`connections/s, toa.ko on ${b.kernel} (TCG)`, 'conn/s', 'higher', { baseline: b.samples.rate.without, feature: b.samples.rate.with }, '>= 0.97'),
+    row('getpeername() on a TOA connection', 'ns', 'lower', { baseline: b.samples.ns.without, feature: b.samples.ns.with }),
+  ];
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

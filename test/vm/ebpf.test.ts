@@ -9,8 +9,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { runGuest, vmUnavailable, type GuestRun } from './guest.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
 import { fetchKernel, repoRoot, type Series } from './kernels.js';
 
 const why = vmUnavailable();
@@ -37,6 +37,13 @@ describe.skipIf(why || FILES.length === 0).each(SERIES)('eBPF real-server path o
     const file = join(run.resultsDir, 'vitest.json');
     if (existsSync(file)) report = JSON.parse(readFileSync(file, 'utf8'));
     console.log(`eBPF path on ${kernel.release}: guest ran ${run.seconds.toFixed(0)} s`);
+  });
+
+  afterAll(() => {
+    if (!run) return;
+    const ok = run.kernelProblems.length === 0 && report.testResults?.every((r) => r.status === 'passed');
+    if (ok) removeRun(run);
+    else console.warn(`VM run kept in ${run.resultsDir}`);
   });
 
   it('the guest runs the tests and powers off in time', () => {

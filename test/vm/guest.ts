@@ -4,10 +4,9 @@
 // node, nft, ip, tcpdump and this repository, at the same paths. Results come
 // back through a writable 9p share of a per-run folder, which the guest sees
 // at the same path as the host.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpio, type CpioEntry } from './cpio.js';
 import { cacheRoot, repoRoot, type Kernel } from './kernels.js';
 
@@ -163,8 +162,24 @@ function initramfs(kernel: Kernel, env: Record<string, string>): Buffer {
   return cpio(entries);
 }
 
+/** Removes run folders whose process is gone (kept failures of earlier runs), so the cache does not grow. */
+function sweepRuns(): void {
+  const runs = join(cacheRoot, 'runs');
+  if (!existsSync(runs)) return;
+  for (const d of readdirSync(runs)) {
+    const pid = Number(/-(\d+)-[a-z0-9]+$/.exec(d)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(runs, d), { recursive: true, force: true });
+    }
+  }
+}
+
 /** Boots the kernel, runs the script, powers off; never throws for a guest failure (see the result). */
 export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<GuestRun> {
+  sweepRuns();
   const runDir = join(cacheRoot, 'runs', `${kernel.release}-${process.pid}-${Date.now().toString(36)}`);
   const resultsDir = join(runDir, 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -227,7 +242,7 @@ export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<Gues
   };
 }
 
-/** Removes a run's folder (results and initramfs). */
+/** Removes a run's folder (results and initramfs, ~20 MB): after a run that passed. */
 export function removeRun(run: GuestRun): void {
   rmSync(join(run.resultsDir, '..'), { recursive: true, force: true });
 }

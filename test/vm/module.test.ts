@@ -11,7 +11,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModule, buildTools, type ModuleBuild } from './build.js';
-import { runGuest, vmUnavailable, type GuestRun } from './guest.js';
+import { removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
 import { MODULE_SCENARIOS } from './guest/names.js';
 import { fetchKernel, type Kernel, type Series } from './kernels.js';
 
@@ -49,8 +49,9 @@ describe.skipIf(why).each(SERIES)('toa.ko on Debian %s', (series) => {
 
   afterAll(() => {
     // Kept on failure for a look at guest.log, dmesg.txt and module.json.
-    if (run && run.exitCode === 0 && Object.values(results).every((r) => r.ok)) return;
-    if (run) console.warn(`VM run kept in ${run.resultsDir}`);
+    if (!run) return;
+    if (run.exitCode === 0 && run.kernelProblems.length === 0 && MODULE_SCENARIOS.every((n) => results[n]?.ok)) removeRun(run);
+    else console.warn(`VM run kept in ${run.resultsDir}`);
   });
 
   it('builds against the headers without warnings', () => {
