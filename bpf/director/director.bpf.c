@@ -429,6 +429,23 @@ static __always_inline bool maybe_partial(const struct seg *s)
 	return canon(ph) == canon(s->th.check);
 }
 
+#define EINVAL	22
+
+/*
+ * Opens (or closes) room bytes between the IP and the TCP header. Kernels
+ * that do not know BPF_F_ADJ_ROOM_NO_CSUM_RESET refuse it (-EINVAL); then
+ * without it: the skb loses CHECKSUM_UNNECESSARY and the receiver verifies
+ * the (right) sums itself.
+ */
+static __always_inline long adjust_room(struct __sk_buff *skb, __s32 room)
+{
+	long err = bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_NO_CSUM_RESET);
+
+	if (err == -EINVAL)
+		err = bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_NET, 0);
+	return err;
+}
+
 /*
  * Fast insertion, for segments that are not CHECKSUM_PARTIAL: the kernel
  * opens a gap of room zero bytes between the IP and the TCP header (moving
@@ -447,8 +464,8 @@ static __always_inline bool maybe_partial(const struct seg *s)
  *   what their own checksum fields balance, except the pseudo header's
  *   length, which is in no byte: bpf_csum_update takes it off (it does
  *   nothing to other skbs).
- * - CHECKSUM_UNNECESSARY stays (BPF_F_ADJ_ROOM_NO_CSUM_RESET): the sums stay
- *   right, so what the receiver (or its NIC) verified stays verified.
+ * - CHECKSUM_UNNECESSARY stays (adjust_room()): the sums stay right, so
+ *   what the receiver (or its NIC) verified stays verified.
  * The skb is not GSO (write_toa passed those on), so no gso_size changes.
  */
 static __always_inline int insert_fast(struct __sk_buff *skb, struct seg *s, const __u8 *opt, __u32 room)
@@ -497,11 +514,11 @@ static __always_inline int insert_fast(struct __sk_buff *skb, struct seg *s, con
 		sum += sum_words((const __u32 *)opt + 2, 3);
 	th->check = ~fold(sum);
 
-	if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_NO_CSUM_RESET))
+	if (adjust_room(skb, room))
 		return -1;
 	if (bpf_skb_store_bytes(skb, s->l3, &out, size, 0)) {
 		/* Nothing written yet: close the gap again. */
-		if (bpf_skb_adjust_room(skb, -(__s32)room, BPF_ADJ_ROOM_NET, BPF_F_ADJ_ROOM_NO_CSUM_RESET))
+		if (adjust_room(skb, -(__s32)room))
 			count(DC_HELPER_ERR);
 		return -1;
 	}

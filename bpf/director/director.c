@@ -243,6 +243,8 @@ static void explain_load_failure(int err)
 		{ BPF_FUNC_skb_load_bytes, "bpf_skb_load_bytes", "4.5" },
 		{ BPF_FUNC_csum_diff, "bpf_csum_diff", "4.6" },
 		{ BPF_FUNC_skb_change_tail, "bpf_skb_change_tail", "4.9" },
+		{ BPF_FUNC_csum_update, "bpf_csum_update", "4.9" },
+		{ BPF_FUNC_skb_adjust_room, "bpf_skb_adjust_room", "4.13" },
 	};
 	unsigned int i;
 
