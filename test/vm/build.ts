@@ -1,6 +1,6 @@
 // Builds toa.ko against an unpacked Debian headers tree, in a copy of the
 // sources per kernel (as DKMS does), so builds for several kernels never mix.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,17 +46,6 @@ export function buildModule(kernel: Kernel): ModuleBuild {
     rmSync(tmp, { recursive: true, force: true }); // another run finished the same build first
   }
   return { ko, warnings: output.split('\n').filter((l) => /warning/i.test(l)), output };
-}
-
-/** modinfo-style fields of a built module (vermagic, parm), read from its .modinfo section. */
-export function modinfo(ko: string): Record<string, string[]> {
-  const raw = execFileSync('objcopy', ['-O', 'binary', '--only-section=.modinfo', ko, '/dev/stdout'], { maxBuffer: 1 << 20 });
-  const out: Record<string, string[]> = {};
-  for (const kv of raw.toString().split('\0').filter(Boolean)) {
-    const i = kv.indexOf('=');
-    (out[kv.slice(0, i)] ??= []).push(kv.slice(i + 1));
-  }
-  return out;
 }
 
 /** The in-guest helpers written in C (the guest runs host binaries over 9p). Returns name -> path. */
