@@ -307,7 +307,7 @@ NOKPROBE_SYMBOL(getname6_return);
  * socket during a getpeername() probe), which would leave a record behind;
  * ftrace only refuses recursion within one context, which cannot happen here.
  */
-#if IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_REGS)
+#if IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_REGS) && defined(TOA_HAVE_FTRACE_FREE_FILTER)
 #define TOA_DESTRUCT_FTRACE 1
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(5, 11, 0)
