@@ -129,8 +129,11 @@ mount -t devtmpfs devtmpfs $R/dev
 mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts devpts $R/dev/pts
 mount -t tmpfs tmpfs $R/dev/shm
+# A checkout under /tmp or /run (CI's clones may be) must stay visible under the fresh tmpfs.
+case "$REPO" in /tmp/*|/run/*) mkdir -p /repo && mount --bind "$R$REPO" /repo || fail "cannot keep $REPO";; esac
 mount -t tmpfs tmpfs $R/tmp
 mount -t tmpfs tmpfs $R/run
+case "$REPO" in /tmp/*|/run/*) mkdir -p "$R$REPO" && mount --bind /repo "$R$REPO" || fail "cannot keep $REPO";; esac
 mount -t bpf bpf $R/sys/fs/bpf
 mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
 mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
