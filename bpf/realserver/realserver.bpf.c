@@ -3,8 +3,10 @@
  * Real server: read TOA into socket storage (sockops), hand it to the
  * application through getpeername() (cgroup/getpeername4, getpeername6).
  *
- * Needs 5.10 (sockops skb_data and header-option callbacks); the other
- * features are older: sk_storage 5.2, getpeername hooks 5.8, cgroup bpf links 5.7.
+ * Needs Linux 5.10 (sockops skb_data and header-option callbacks); the rest
+ * is older: bounded loops 5.3, global functions with scalar arguments 5.6,
+ * cgroup bpf links 5.7, getpeername hooks 5.8, sk_storage 5.2 (from sockops
+ * and sock_addr programs: see README.md), the records iterator 5.9.
  * Only UAPI context structs, so no vmlinux.h; the records iterator alone uses
  * kernel BTF (CO-RE) and is optional.
  */
@@ -115,10 +117,11 @@ static __always_inline int parse_segment(struct bpf_sock_ops *skops, struct toa_
 {
 	void *data = (void *)(long)skops->skb_data;
 	void *end = (void *)(long)skops->skb_data_end;
-	struct toa_parser ps = {};
+	struct toa_parser *ps;
 	struct tcphdr *th = data;
 	__u8 *opt;
 	__u32 len, i;
+	int st;
 
 	if ((void *)(th + 1) > end)
 		return TOA_ABSENT;	/* no segment here (e.g. TCP_REPAIR): nothing to read */
@@ -128,17 +131,30 @@ static __always_inline int parse_segment(struct bpf_sock_ops *skops, struct toa_
 	len -= sizeof(*th);
 	if (len > TOA_OPT_MAX)
 		return TOA_ERR_TRUNCATED;
+	/* Per-CPU parser memory (see toa_wire.h); none free happens only when parses nest deeper than its slots. */
+	ps = toa_parser_get();
+	if (!ps) {
+		count(RS_C_NO_PARSER);
+		return TOA_ABSENT;
+	}
 	opt = (__u8 *)(th + 1);
+	st = TOA_PARSE_MORE;
 	for (i = 0; i < TOA_OPT_MAX; i++) {
 		if (i >= len)
 			break;
-		if ((void *)(opt + i + 1) > end)
-			return TOA_ERR_TRUNCATED;
-		ps.buf[i] = opt[i];
+		if ((void *)(opt + i + 1) > end) {
+			st = TOA_ERR_TRUNCATED;
+			break;
+		}
+		ps->buf[i] = opt[i];
 	}
-	ps.len = len;
-	ps.accept = accept_mask;
-	return toa_parse_run(&ps, out);
+	if (st == TOA_PARSE_MORE) {
+		ps->len = len;
+		ps->accept = accept_mask;
+		st = toa_parse_run(ps, out);
+	}
+	toa_parser_put(ps);
+	return st;
 }
 
 /* Save the record for this socket: the client, and the peer it replaces. */

@@ -191,40 +191,32 @@ static __always_inline int toa_decode_at(const __u8 *buf, __u32 off, int d, stru
 }
 
 /*
- * Parser state. BPF callers may fill buf, len and accept themselves and call
- * toa_parse_run() (saving a copy); everyone else calls toa_parse().
+ * Parser state. Outside BPF it lives on the caller's stack (toa_parse()). In
+ * BPF it lives in per-CPU map memory, taken with toa_parser_get() and given
+ * back with toa_parser_put() (see below for why); callers may fill buf, len
+ * and accept themselves and call toa_parse_run(), saving a copy.
  */
 struct toa_parser {
-	__u8	buf[TOA_OPTBUF];	/* the options area, zero from len on */
+	__u8	buf[TOA_OPTBUF];	/* the options area; bytes from len on are never used */
 	__u32	len;			/* bytes of options in buf */
 	__u32	accept;			/* TOA_BIT() mask of dialects */
 	__u32	next;			/* where the next option starts; bytes before it are option bodies */
 	__u32	at;			/* where the TOA option found starts */
 	__s32	found;			/* its dialect; TOA_D_NONE while none */
 	__u32	eol;			/* End of Option List seen */
+	__u32	slot;			/* BPF: this parser's index in its CPU's slots */
+	__u32	busy;			/* BPF: claims on this slot (1 = ours) */
 };
 
 #define TOA_PARSE_MORE		(-1)
 
-/*
- * In BPF the per-position step is a global function: the verifier checks it
- * once, for any state, instead of once per path through the options (the
- * inlined walk has more paths than the verifier's one-million-instruction
- * budget). Elsewhere it is plain inline code.
- */
-#if defined(__bpf__)
-#define TOA_PARSE_STEP_FN	__attribute__((noinline))
-#else
-#define TOA_PARSE_STEP_FN	static __always_inline
-#endif
-
 /* Looks at byte position p; TOA_PARSE_MORE to go on, else the final status. */
-TOA_PARSE_STEP_FN int toa_parse_step(struct toa_parser *ps, __u32 p)
+static __always_inline int toa_parse_at(struct toa_parser *ps, __u32 p)
 {
 	__u8 kind, olen;
 	int d;
 
-	if (!ps || p >= ps->len || p >= TOA_OPT_MAX)
+	if (p >= ps->len || p >= TOA_OPT_MAX)
 		return TOA_PARSE_MORE;
 	kind = ps->buf[TOA_IDX(p)];
 	if (ps->eol)
@@ -259,6 +251,92 @@ TOA_PARSE_STEP_FN int toa_parse_step(struct toa_parser *ps, __u32 p)
 	return TOA_PARSE_MORE;
 }
 
+#if defined(__bpf__)
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+/*
+ * Why map memory and a global function in BPF: inlined, the walk has more
+ * paths than the verifier's one-million-instruction budget (state on the
+ * stack is tracked exactly). A global function is checked once, for any
+ * input, but until Linux 5.12 its arguments may only be scalars or the
+ * context: so the state sits in a per-CPU array the verifier does not track,
+ * and the step takes a slot number and a position. Needs bounded loops (5.3)
+ * and global functions (5.6).
+ *
+ * Several slots per CPU, each claimed with an atomic add: a program in
+ * process context (sockops on a socket's backlog runs with bottom halves on,
+ * and preemptible kernels may switch tasks) can meet another parse on the
+ * same CPU; each gets its own slot, never the other's bytes.
+ */
+#define TOA_PARSE_SLOTS		4
+
+struct toa_parse_slots {
+	struct toa_parser	ps[TOA_PARSE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct toa_parse_slots);
+} toa_parse_state SEC(".maps");
+
+/* The per-position step for the parser in slot; verified once (see above). */
+__attribute__((noinline)) int toa_parse_step(__u32 slot, __u32 p)
+{
+	struct toa_parse_slots *s;
+	__u32 key = 0;
+
+	s = bpf_map_lookup_elem(&toa_parse_state, &key);
+	if (!s)
+		return TOA_ABSENT;
+	return toa_parse_at(&s->ps[slot & (TOA_PARSE_SLOTS - 1)], p);
+}
+#define TOA_STEP(ps, p)		toa_parse_step((ps)->slot, (p))
+
+/*
+ * A free parser of this CPU, or NULL when all are taken (then: no TOA read
+ * from this segment). Give it back with toa_parser_put().
+ *
+ * A slot is ours when our add made its count 1. Anyone adding later, while we
+ * hold it, reads at least 2 and backs off, so two parses never share a slot.
+ * Only the add without fetch is used: it is the one Linux 5.10 has.
+ */
+static __always_inline struct toa_parser *toa_parser_get(void)
+{
+	struct toa_parse_slots *s;
+	struct toa_parser *ps;
+	__u32 key = 0, i;
+
+	s = bpf_map_lookup_elem(&toa_parse_state, &key);
+	if (!s)
+		return NULL;
+	for (i = 0; i < TOA_PARSE_SLOTS; i++) {
+		ps = &s->ps[i];
+		__sync_fetch_and_add(&ps->busy, 1);
+		if (*(volatile __u32 *)&ps->busy == 1) {
+			ps->slot = i;
+			/*
+			 * Addressed again through the stored slot: the verifier then
+			 * sees one pointer for every slot and checks the caller's
+			 * parse once, not once per slot.
+			 */
+			return &s->ps[*(volatile __u32 *)&ps->slot & (TOA_PARSE_SLOTS - 1)];
+		}
+		__sync_fetch_and_add(&ps->busy, -1);
+	}
+	return NULL;
+}
+
+static __always_inline void toa_parser_put(struct toa_parser *ps)
+{
+	__sync_fetch_and_add(&ps->busy, -1);
+}
+#else
+#define TOA_STEP(ps, p)		toa_parse_at((ps), (p))
+#endif
+
 /*
  * Parse ps->buf[0..ps->len) under ps->accept. Returns enum toa_status; *out
  * is filled only on TOA_OK. One flat pass over byte positions: the position
@@ -280,7 +358,7 @@ static __always_inline int toa_parse_run(struct toa_parser *ps, struct toa_addr 
 			break;
 		if (p < ps->next && !ps->eol)
 			continue;	/* an option's body: no call (the per-connection cost) */
-		st = toa_parse_step(ps, p);
+		st = TOA_STEP(ps, p);
 		if (st != TOA_PARSE_MORE)
 			return st;
 	}
@@ -296,17 +374,30 @@ static __always_inline int toa_parse_run(struct toa_parser *ps, struct toa_addr 
  */
 static __always_inline int toa_parse(const __u8 *buf, __u32 len, __u32 accept, struct toa_addr *out)
 {
-	struct toa_parser ps = {};
+#if defined(__bpf__)
+	struct toa_parser *ps;
+#else
+	struct toa_parser s = {}, *ps = &s;
+#endif
 	__u32 i;
+	int st;
 
 	if (len > TOA_OPT_MAX)
 		return TOA_ERR_TRUNCATED;
+#if defined(__bpf__)
+	ps = toa_parser_get();
+	if (!ps)
+		return TOA_ABSENT;
+#endif
 	for (i = 0; i < TOA_OPT_MAX; i++)
-		if (i < len)
-			ps.buf[i] = buf[i];
-	ps.len = len;
-	ps.accept = accept;
-	return toa_parse_run(&ps, out);
+		ps->buf[i] = i < len ? buf[i] : 0;
+	ps->len = len;
+	ps->accept = accept;
+	st = toa_parse_run(ps, out);
+#if defined(__bpf__)
+	toa_parser_put(ps);
+#endif
+	return st;
 }
 
 /*

@@ -4,7 +4,7 @@
  * wire by toa-craft (test/tools), as the director would write it, or forged
  * by the stranger. Runs on the host kernel; the VM harness runs it on 6.1.
  */
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDR, createLab, labUnavailable, run, type Lab } from '../lab/index.js';
@@ -23,6 +23,25 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
   const counters = async (): Promise<Record<string, number>> => (await lab.realserverStatus()).counters;
   const delta = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
     Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - a[k]]).filter(([, v]) => v !== 0));
+
+  /**
+   * Names of the programs linked to the lab's cgroup, from the kernel's list
+   * of links (bpftool 7.1's `cgroup show` lists nothing on Linux 5.10; `link
+   * show` works on every kernel the path supports).
+   */
+  async function cgroupPrograms(): Promise<string[]> {
+    const ls = await run(['bpftool', '-j', 'link', 'show']);
+    expect(ls.code, ls.stderr).toBe(0);
+    const links = JSON.parse(ls.stdout.trim() || '[]') as { type: string; prog_id: number; cgroup_id?: number }[];
+    const id = statSync(lab.cgroup.path).ino;
+    const names: string[] = [];
+    for (const l of links.filter((k) => k.type === 'cgroup' && k.cgroup_id === id)) {
+      const p = await run(['bpftool', '-j', 'prog', 'show', 'id', String(l.prog_id)]);
+      expect(p.code, p.stderr).toBe(0);
+      names.push(JSON.parse(p.stdout).name);
+    }
+    return names.sort();
+  }
 
   /** The client's crafted request through the director's VIP, carrying TOA for its own address and port. */
   async function viaVip(family: 4 | 6, port: number, o: CraftOptions & { toa?: 'ack' | 'data' | 'none'; dialect?: string } = {}) {
@@ -70,8 +89,7 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
       trust: [`${ADDR.lip4}/32`, `${ADDR.lip6}/128`],
       links: { sockops: true, getpeername4: true, getpeername6: true },
     });
-    const cg = await run(['bpftool', '-j', 'cgroup', 'show', lab.cgroup.path]);
-    expect(JSON.parse(cg.stdout).map((p: { name: string }) => p.name).sort()).toEqual([
+    expect(await cgroupPrograms()).toEqual([
       'toa_getpeername4',
       'toa_getpeername6',
       'toa_sockops',
@@ -205,10 +223,7 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     expect(r.body.remoteAddress).toBe(`::ffff:${ADDR.lip4}`);
     const left = existsSync(lab.pinDir) ? readdirSync(lab.pinDir) : [];
     expect(left).toEqual([]);
-    // bpftool prints nothing at all (not even []) for a cgroup without programs.
-    const cg = await run(['bpftool', '-j', 'cgroup', 'show', lab.cgroup.path]);
-    expect(cg.code, cg.stderr).toBe(0);
-    expect(JSON.parse(cg.stdout.trim() || '[]')).toEqual([]);
+    expect(await cgroupPrograms()).toEqual([]);
     expect((await lab.realserverStatus()).attached).toBe(false);
     // Detach is idempotent.
     await lab.detachRealserver();
