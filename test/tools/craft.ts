@@ -7,9 +7,9 @@
  *   r.body.remoteAddress  // what the server's socket reported
  */
 import { execFileSync } from 'node:child_process';
-import { isIPv4, isIPv6 } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dialectByName, encodeOption, parseAddress } from '../../node-toa/src/wire.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The built binary; ensureCraft() builds it when missing. */
@@ -21,46 +21,22 @@ export function ensureCraft(): string {
   return TOA_CRAFT;
 }
 
-/** Kind and length per dialect (DESIGN.md); the body is port(2) addr or version(1)=1 addr. */
-const DIALECTS: Record<string, { kind: number; len: number; v6: boolean; port: boolean }> = {
-  v4: { kind: 254, len: 8, v6: false, port: true },
-  v6: { kind: 254, len: 20, v6: true, port: true },
-  'v6-ali': { kind: 253, len: 20, v6: true, port: true },
-  'v4-253': { kind: 253, len: 8, v6: false, port: true },
-  'v4-200': { kind: 200, len: 8, v6: false, port: true },
-  cdn: { kind: 28, len: 7, v6: false, port: false },
-  cdn6: { kind: 28, len: 19, v6: true, port: false },
-};
-
-/** Address bytes of an IPv4 or IPv6 text address. */
+/** Address bytes (4 or 16) of an IPv4 or IPv6 text address, by node-toa's wire module. */
 export function addrBytes(addr: string): Buffer {
-  if (isIPv4(addr)) return Buffer.from(addr.split('.').map(Number));
-  if (!isIPv6(addr)) throw new TypeError(`not an IP address: ${addr}`);
-  let s = addr;
-  // A trailing dotted quad (::ffff:1.2.3.4) is two groups.
-  const quad = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (quad) {
-    const b = addrBytes(quad[1]);
-    s = `${s.slice(0, -quad[1].length)}${b.readUInt16BE(0).toString(16)}:${b.readUInt16BE(2).toString(16)}`;
-  }
-  const [h, t] = s.split('::');
-  const hg = h ? h.split(':') : [];
-  const tg = t ? t.split(':') : [];
-  const groups = t === undefined ? hg : [...hg, ...new Array(8 - hg.length - tg.length).fill('0'), ...tg];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
+  const a = parseAddress(addr);
+  if (!a) throw new TypeError(`not an IP address: ${addr}`);
+  return Buffer.from(a.bytes);
 }
 
-/** The TOA option of a dialect for addr:port, as hex for --ack-opts / --data-opts. */
+/**
+ * The TOA option of a dialect for addr:port, as hex for --ack-opts /
+ * --data-opts: node-toa's encodeOption(), the one TypeScript encoder. The cdn
+ * dialects carry no port, so port is dropped for them.
+ */
 export function toaHex(dialect: string, addr: string, port = 0): string {
-  const d = DIALECTS[dialect];
+  const d = dialectByName(dialect);
   if (!d) throw new TypeError(`unknown dialect ${dialect}`);
-  const a = addrBytes(addr);
-  if ((a.length === 16) !== d.v6) throw new TypeError(`${dialect} carries an IPv${d.v6 ? 6 : 4} address, not ${addr}`);
-  const head = Buffer.from([d.kind, d.len]);
-  const mid = d.port ? Buffer.from([port >> 8, port & 0xff]) : Buffer.from([1]);
-  return Buffer.concat([head, mid, a]).toString('hex');
+  return Buffer.from(encodeOption(d.name, addr, d.port ? port : 0)).toString('hex');
 }
 
 export interface CraftOptions {
