@@ -104,6 +104,65 @@ describe.skipIf(!isRoot)(`toa-bpf realserver: errors that need root${isRoot ? ''
     expect(r.stderr).toMatch(/is not on a bpf filesystem/);
   });
 
+  it('a relative pin directory', () => {
+    const r = rs(['attach', '--trust-any', '--pin-dir', 'toa-relative']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/pin directory 'toa-relative' must be an absolute path/);
+    expect(existsSync(join(ROOT, 'toa-relative'))).toBe(false);
+  });
+
+  it('a pin directory below a pinned object (bpffs, but not a directory)', () => {
+    const obj = `/sys/fs/bpf/toa-rs-cli-obj-${process.pid}`;
+    const made = spawnSync('bpftool', ['map', 'create', obj, 'type', 'array', 'key', '4', 'value', '4', 'entries', '1', 'name', 'toa_cli_obj'], { encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(0);
+    try {
+      const r = rs(['attach', '--cgroup', cg ?? tmp, '--trust-any', '--pin-dir', `${obj}/toa`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`cannot create pin directory '${obj}/toa': Not a directory`));
+    } finally {
+      rmSync(obj, { force: true });
+    }
+  });
+
+  // A private mount namespace whose cgroup2 (or bpffs) mounts are gone: the
+  // real condition, seen only by the command run inside it.
+  const withoutMounts = (type: string, argv: string[]) =>
+    spawnSync(
+      'unshare',
+      ['-m', '--propagation', 'private', 'sh', '-c',
+        `for m in $(awk '$3 == "${type}" { print $2 }' /proc/self/mounts | sort -r); do umount -l "$m" || exit 90; done; ` +
+          `grep -q " ${type} " /proc/self/mounts && exit 91; exec "$@"`,
+        'sh', TOA_BPF, 'realserver', ...argv],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+
+  it('no cgroup v2 mounted at all: says so and how to mount one', () => {
+    const r = withoutMounts('cgroup2', ['attach', '--trust-any', '--pin-dir', pinDir]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/no cgroup v2 hierarchy is mounted .*mount -t cgroup2 none \/sys\/fs\/cgroup\) or pass --cgroup/);
+    expect(existsSync(pinDir)).toBe(false);
+  });
+
+  it('no cgroup v2 mounted, and --cgroup names a plain directory', () => {
+    const r = withoutMounts('cgroup2', ['attach', '--cgroup', tmp, '--trust-any', '--pin-dir', pinDir]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/is not a cgroup v2 directory, and no cgroup2 is mounted/);
+    expect(existsSync(pinDir)).toBe(false);
+  });
+
+  it('bpffs not mounted at /sys/fs/bpf: mounts it there (in its own namespace here) and goes on', () => {
+    const r = withoutMounts('bpf', ['status', '--json', '--pin-dir', pinDir]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ attached: false, pin_dir: pinDir });
+  });
+
+  it('root without CAP_BPF and CAP_SYS_ADMIN: the kernel refuses BPF, and the message says why', () => {
+    const r = rs(['attach', '--cgroup', cg ?? tmp, '--trust-any', '--pin-dir', pinDir], {}, ['setpriv', '--bounding-set=-all', '--inh-caps=-all']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the kernel refuses BPF to this process \(root without CAP_BPF and CAP_SYS_ADMIN/);
+    expect(existsSync(pinDir)).toBe(false);
+  });
+
   it('status and detach when nothing is attached: say so, exit 0', () => {
     const st = rs(['status', '--json', '--pin-dir', pinDir]);
     expect(st.code, st.stderr).toBe(0);
