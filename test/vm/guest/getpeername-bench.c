@@ -2,7 +2,8 @@
 /*
  * getpeername-bench: accepts connections on a dual-stack port; for each one
  * times COUNT getpeername() calls and answers with one JSON line
- * {"ns":per-call,"peer":"addr","port":N}, then closes. With toa.ko loaded and
+ * {"ns":per-call,"peer":"addr","port":N,"acceptPeer":"addr","acceptPort":N}
+ * (the last two: what accept() itself returned), then closes. With toa.ko loaded and
  * a TOA connection the calls go through its kretprobe (the rewritten path).
  *
  *   getpeername-bench -p PORT [-n COUNT] [-c CONNECTIONS]
@@ -27,9 +28,9 @@ static double now_ns(void)
 int main(int argc, char **argv)
 {
 	int port = 0, count = 100000, conns = 1, ch, one = 1, zero = 0, fd, c, i;
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6 }, peer;
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 }, peer, acc;
 	socklen_t len;
-	char text[INET6_ADDRSTRLEN], line[256];
+	char text[INET6_ADDRSTRLEN], atext[INET6_ADDRSTRLEN], line[384];
 	double t0, t1;
 
 	while ((ch = getopt(argc, argv, "p:n:c:")) != -1) {
@@ -57,7 +58,8 @@ int main(int argc, char **argv)
 	printf("listening\n");
 	fflush(stdout);
 	while (conns--) {
-		c = accept(fd, NULL, NULL);
+		len = sizeof(acc);
+		c = accept(fd, (struct sockaddr *)&acc, &len);
 		if (c < 0) {
 			perror("getpeername-bench: accept");
 			return 1;
@@ -72,7 +74,9 @@ int main(int argc, char **argv)
 		}
 		t1 = now_ns();
 		inet_ntop(AF_INET6, &peer.sin6_addr, text, sizeof(text));
-		snprintf(line, sizeof(line), "{\"ns\":%.1f,\"peer\":\"%s\",\"port\":%u}\n", (t1 - t0) / count, text, ntohs(peer.sin6_port));
+		inet_ntop(AF_INET6, &acc.sin6_addr, atext, sizeof(atext));
+		snprintf(line, sizeof(line), "{\"ns\":%.1f,\"peer\":\"%s\",\"port\":%u,\"acceptPeer\":\"%s\",\"acceptPort\":%u}\n",
+			 (t1 - t0) / count, text, ntohs(peer.sin6_port), atext, ntohs(acc.sin6_port));
 		if (write(c, line, strlen(line)) < 0)
 			perror("getpeername-bench: write");
 		close(c);

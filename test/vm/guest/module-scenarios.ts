@@ -5,8 +5,8 @@
  * host's vitest file turns into test results.
  *
  * Usage (in the guest): tsx test/vm/guest/module-scenarios.ts
- * Env: TOA_KO (the module built for this kernel), TOA_SEND (test/vm/guest/toa-send.c,
- * built), RESULTS, TOA_VM_CONNS (default 10000).
+ * Env: TOA_KO (the module built for this kernel), TOA_SEND and TOA_GPB (toa-send.c and
+ * getpeername-bench.c, built), RESULTS, TOA_VM_CONNS (default 10000).
  *
  * Part one writes the options itself with toa-send (through the director's
  * FullNAT, so the real server sees them from the LIP as from a real director;
@@ -21,6 +21,7 @@ import { MODULE_SCENARIOS } from './names.js';
 import { ADDR, createLab, REPO_ROOT, extraClient4, type ClientResult, type Lab } from '../../lab/index.js';
 
 const RESULTS = process.env.RESULTS ?? '/tmp';
+const GPB = process.env.TOA_GPB ?? '';
 const CONNS = Number(process.env.TOA_VM_CONNS ?? 10_000);
 const NODE_CONNS = Number(process.env.TOA_VM_NODE_CONNS ?? 500);
 const TRUST = `trust=${ADDR.lip4}/32,${ADDR.lip6}/128`;
@@ -177,6 +178,17 @@ async function main(): Promise<void> {
       assert.equal(none.record, null);
       assert.equal(none.remoteAddress, `::ffff:${ADDR.lip4}`);
       return { v4: parse(r4), nat64: parse(n64), backend: r4.backend };
+    });
+
+    await scenario('accept() returns the client too (IPv4 and IPv6)', async () => {
+      // A C server: the address accept() fills in, and getpeername() after it.
+      const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', '1', '-c', '2']);
+      await gpb.waitFor(/^listening/m);
+      const a4 = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, v4opt, 'ack', ['-r', '']);
+      assert.deepEqual([a4.acceptPeer, a4.acceptPort, a4.peer, a4.port], [`::ffff:${FAKE4}`, FAKE_PORT, `::ffff:${FAKE4}`, FAKE_PORT]);
+      const a6 = await send(lab, 'client', ADDR.client6, ADDR.vip6, 9000, v6opt, 'ack', ['-r', '']);
+      assert.deepEqual([a6.acceptPeer, a6.acceptPort, a6.peer, a6.port], [FAKE6, FAKE_PORT, FAKE6, FAKE_PORT]);
+      return { v4: a4, v6: a6 };
     });
 
     await scenario('forged TOA from the stranger (untrusted source) is ignored', async () => {

@@ -9,6 +9,7 @@ export const MODULE_SCENARIOS: string[] = [
   'v6 and v6-ali TOA over IPv6: IPv6 socket sees the client',
   'TOA only in the first data segment is taken',
   'getsockopt(TOA_SO_RECORD): the record, and NAT64 recorded but not rewritten',
+  'accept() returns the client too (IPv4 and IPv6)',
   'forged TOA from the stranger (untrusted source) is ignored',
   'malformed options are never trusted, and counted by reason',
   'SYN cookies: the option is taken from the cookie-validated ACK',
