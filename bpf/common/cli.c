@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* What both roles of toa-bpf share: parsing addresses, the pin directory, libbpf's log. */
+/* What both roles of toa-bpf share: options, parsing addresses, the pin directory, status output, libbpf's log. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "toa/toa_wire.h"
@@ -27,6 +30,55 @@ static const char *const dialect_names[TOA_D_MAX] = {
 	[TOA_D_CDN]	= "cdn",
 	[TOA_D_CDN6]	= "cdn6",
 };
+
+int toa_usage_error(const struct toa_role *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", r->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", r->prog);
+	return 2;
+}
+
+int toa_parse_opts(const struct toa_role *r, int argc, char **argv, const char *shortopts,
+		   const struct option *longopts, struct toa_opts *o, int (*role_opt)(int opt, char *arg))
+{
+	int opt, err;
+
+	/* Both roles parse from a fresh state, and report errors themselves (the leading ':'). */
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			o->pin_dir = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			r->print_usage(stdout);
+			exit(0);
+		case ':':
+			return toa_usage_error(r, "option '%s' needs a value", argv[optind - 1]);
+		case '?':
+			return toa_usage_error(r, "unknown option '%s'", argv[optind - 1]);
+		default:
+			err = role_opt(opt, optarg);
+			if (err)
+				return err;
+		}
+	}
+	if (optind < argc)
+		return toa_usage_error(r, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
 
 /* Parses a bare address (no brackets, no port) of either family. */
 static int parse_addr(const char *s, __u8 *family, __u8 *addr)
@@ -279,6 +331,62 @@ int toa_pin_path(const struct toa_global *g, const char *name, char *buf, size_t
 	if (n < 0 || (size_t)n >= len) {
 		fprintf(stderr, "toa-bpf: path '%s/%s' is too long\n", g->pin_dir, name);
 		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+int toa_sub_path(const struct toa_global *g, const char *sub, const char *name, char *buf, size_t len)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "%s%s%s", sub, name ? "/" : "", name ? name : "");
+	return toa_pin_path(g, rel, buf, len);
+}
+
+int toa_open_pinned(const struct toa_role *r, const struct toa_global *g, const char *sub, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (toa_sub_path(g, sub, name, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = -errno;
+		if (r)
+			fprintf(stderr, "%s: opening '%s' failed: %s\n", r->prog, path, strerror(-fd));
+	}
+	return fd;
+}
+
+void toa_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+int toa_sum_percpu(const struct toa_role *r, int fd, __u32 n, __u64 *vals, int ncpu, __u64 *sums)
+{
+	__u32 key;
+	int c;
+
+	for (key = 0; key < n; key++) {
+		if (bpf_map_lookup_elem(fd, &key, vals)) {
+			int err = -errno;
+
+			fprintf(stderr, "%s: reading counter %u failed: %s\n", r->prog, key, strerror(-err));
+			return err;
+		}
+		for (c = 0; c < ncpu; c++)
+			sums[key] += vals[c];
 	}
 	return 0;
 }

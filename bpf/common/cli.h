@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* What both roles of toa-bpf share: parsing addresses, the pin directory, libbpf's log. */
+/* What both roles of toa-bpf share: options, parsing addresses, the pin directory, status output, libbpf's log. */
 #ifndef TOA_CLI_H
 #define TOA_CLI_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <linux/types.h>
+
+struct option;
 
 struct toa_endpoint {
 	__u8	family;		/* TOA_FAMILY_V4 / TOA_FAMILY_V6 */
@@ -25,6 +28,31 @@ struct toa_global {
 	bool verbose;		/* -v: libbpf's own log on stderr */
 	bool json;		/* status --json */
 };
+
+/* A role's name in messages ("toa-bpf director") and its --help text. */
+struct toa_role {
+	const char *prog;
+	void (*print_usage)(FILE *f);
+};
+
+/* What the options every command takes set, as given on the command line. */
+struct toa_opts {
+	const char *pin_dir;	/* --pin-dir, NULL when absent (see toa_global_init) */
+	bool verbose;		/* -v */
+	bool json;		/* --json */
+};
+
+/* A usage error: "PROG: why", a hint to --help, and the exit code 2 to return. */
+int toa_usage_error(const struct toa_role *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/*
+ * Runs getopt over a command's arguments (argv[0] is the command). The
+ * options every role has (-p -j -v -h) land in o; the role's own go to
+ * role_opt, which returns 0 or a usage error's exit code. --help prints
+ * the role's usage and exits 0. Returns 0, or 2 after a usage error.
+ */
+int toa_parse_opts(const struct toa_role *r, int argc, char **argv, const char *shortopts,
+		   const struct option *longopts, struct toa_opts *o, int (*role_opt)(int opt, char *arg));
 
 /* "198.51.100.100:80" or "[2001:db8::1]:80"; 0 or -EINVAL after printing why. */
 int toa_parse_endpoint(const char *s, struct toa_endpoint *ep);
@@ -46,6 +74,21 @@ void toa_global_init(struct toa_global *g, const char *flag_pin_dir);
 int toa_prepare_pin_dir(const struct toa_global *g, bool create);
 /* Joins the pin directory and a name into buf; -ENAMETOOLONG if it does not fit. */
 int toa_pin_path(const struct toa_global *g, const char *name, char *buf, size_t len);
+/* <pin dir>/sub[/name] into buf: a role's pins live in a folder of their own. */
+int toa_sub_path(const struct toa_global *g, const char *sub, const char *name, char *buf, size_t len);
+/*
+ * Opens the object pinned at <pin dir>/sub/name: its fd, or -errno. Says
+ * why it failed under r's name when r is set; quiet for callers probing.
+ */
+int toa_open_pinned(const struct toa_role *r, const struct toa_global *g, const char *sub, const char *name);
+/* A JSON string on stdout: quotes, backslashes and control bytes escaped. */
+void toa_json_str(const char *s);
+/*
+ * Sums a per-CPU array's n counters into sums, vals being scratch for ncpu
+ * values. 0, or -errno after saying which counter could not be read.
+ */
+int toa_sum_percpu(const struct toa_role *r, int fd, __u32 n, __u64 *vals, int ncpu, __u64 *sums);
+
 /* Routes libbpf's messages: warnings always, debug only with -v. */
 void toa_setup_libbpf_log(bool verbose);
 

@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <net/if.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,15 +59,14 @@ static const char usage[] =
 
 static struct env {
 	const char *dev;
-	const char *pin_dir;
 	struct toa_endpoint vips[DIRECTOR_VIPS_MAX];
 	int nvips;
 	int dialect_v4;
 	int dialect_v6;
 	__u32 flows;
 	__u8 strip[32];
-	bool verbose;
-	bool json;
+	bool dialect_seen[2];	/* per client family: IPv4, IPv6 */
+	struct toa_opts opts;	/* --pin-dir, --json, --verbose */
 } env = {
 	.dialect_v4 = TOA_D_V4,
 	.dialect_v6 = TOA_D_V6,
@@ -98,18 +96,9 @@ static void print_usage(FILE *f)
 	fprintf(f, usage, DIRECTOR_FLOWS_MIN, DIRECTOR_FLOWS_MAX, DIRECTOR_FLOWS_DEFAULT);
 }
 
-/* A usage error: one line saying what is wrong, a hint, exit code 2. */
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
+static const struct toa_role role = { .prog = PROG, .print_usage = print_usage };
 
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'toa-bpf director --help'.\n");
-	return 2;
-}
+#define usage_error(...) toa_usage_error(&role, __VA_ARGS__)
 
 static void strip_set(__u8 *bm, unsigned int kind)
 {
@@ -121,113 +110,93 @@ static bool strip_has(const __u8 *bm, unsigned int kind)
 	return bm[kind >> 3] & (1 << (kind & 7));
 }
 
-static int parse_args(int argc, char **argv, const char *cmd)
+/* The director's own options; toa_parse_opts handles the shared ones. */
+static int parse_opt(int opt, char *arg)
 {
-	bool dialect_seen[2] = {};
 	unsigned long v;
 	char *end;
-	int opt, d, fam;
+	int d, fam;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":d:V:D:f:s:p:jvh", long_opts, NULL)) != -1) {
-		switch (opt) {
-		case 'd':
-			if (!*optarg || strlen(optarg) >= IFNAMSIZ)
-				return usage_error("bad interface name '%s'", optarg);
-			env.dev = optarg;
-			break;
-		case 'V':
-			if (env.nvips >= DIRECTOR_VIPS_MAX)
-				return usage_error("too many --vip (at most %d)", DIRECTOR_VIPS_MAX);
-			if (toa_parse_endpoint(optarg, &env.vips[env.nvips]))
-				return usage_error("bad --vip '%s'", optarg);
-			env.nvips++;
-			break;
-		case 'D':
-			d = toa_parse_dialect(optarg);
-			if (d < 0)
-				return usage_error("unknown dialect '%s' (v4, v6, v6-ali, v4-253, v4-200, cdn, cdn6)",
-						   optarg);
-			fam = toa_dialect_family(d) == TOA_FAMILY_V6;
-			if (dialect_seen[fam])
-				return usage_error("--dialect given twice for IPv%d clients", fam ? 6 : 4);
-			dialect_seen[fam] = true;
-			if (fam)
-				env.dialect_v6 = d;
-			else
-				env.dialect_v4 = d;
-			break;
-		case 'f':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' ||
-			    v < DIRECTOR_FLOWS_MIN || v > DIRECTOR_FLOWS_MAX)
-				return usage_error("--flows must be a number from %u to %u, not '%s'",
-						   DIRECTOR_FLOWS_MIN, DIRECTOR_FLOWS_MAX, optarg);
-			env.flows = v;
-			break;
-		case 's':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || optarg[0] == '-' || v < 3 || v > 255)
-				return usage_error("--strip takes an option kind from 3 to 255, not '%s'", optarg);
-			strip_set(env.strip, v);
-			break;
-		case 'p':
-			env.pin_dir = optarg;
-			break;
-		case 'j':
-			env.json = true;
-			break;
-		case 'v':
-			env.verbose = true;
-			break;
-		case 'h':
-			print_usage(stdout);
-			exit(0);
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
+	switch (opt) {
+	case 'd':
+		if (!*arg || strlen(arg) >= IFNAMSIZ)
+			return usage_error("bad interface name '%s'", arg);
+		env.dev = arg;
+		break;
+	case 'V':
+		if (env.nvips >= DIRECTOR_VIPS_MAX)
+			return usage_error("too many --vip (at most %d)", DIRECTOR_VIPS_MAX);
+		if (toa_parse_endpoint(arg, &env.vips[env.nvips]))
+			return usage_error("bad --vip '%s'", arg);
+		env.nvips++;
+		break;
+	case 'D':
+		d = toa_parse_dialect(arg);
+		if (d < 0)
+			return usage_error("unknown dialect '%s' (v4, v6, v6-ali, v4-253, v4-200, cdn, cdn6)",
+					   arg);
+		fam = toa_dialect_family(d) == TOA_FAMILY_V6;
+		if (env.dialect_seen[fam])
+			return usage_error("--dialect given twice for IPv%d clients", fam ? 6 : 4);
+		env.dialect_seen[fam] = true;
+		if (fam)
+			env.dialect_v6 = d;
+		else
+			env.dialect_v4 = d;
+		break;
+	case 'f':
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || *end || !*arg || arg[0] == '-' ||
+		    v < DIRECTOR_FLOWS_MIN || v > DIRECTOR_FLOWS_MAX)
+			return usage_error("--flows must be a number from %u to %u, not '%s'",
+					   DIRECTOR_FLOWS_MIN, DIRECTOR_FLOWS_MAX, arg);
+		env.flows = v;
+		break;
+	case 's':
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || *end || !*arg || arg[0] == '-' || v < 3 || v > 255)
+			return usage_error("--strip takes an option kind from 3 to 255, not '%s'", arg);
+		strip_set(env.strip, v);
+		break;
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, const char *cmd)
+{
+	int err = toa_parse_opts(&role, argc, argv, ":d:V:D:f:s:p:jvh", long_opts, &env.opts, parse_opt);
+
+	if (err)
+		return err;
 	if (!strcmp(cmd, "attach")) {
 		if (!env.dev)
 			return usage_error("attach needs --dev IFACE");
 		if (!env.nvips)
 			return usage_error("attach needs at least one --vip ADDR:PORT");
-	} else if (env.nvips || dialect_seen[0] || dialect_seen[1] || env.flows != DIRECTOR_FLOWS_DEFAULT) {
+	} else if (env.nvips || env.dialect_seen[0] || env.dialect_seen[1] || env.flows != DIRECTOR_FLOWS_DEFAULT) {
 		return usage_error("--vip, --dialect and --flows belong to attach");
 	}
-	if (env.json && strcmp(cmd, "status"))
+	if (env.opts.json && strcmp(cmd, "status"))
 		return usage_error("--json belongs to status");
 	return 0;
 }
 
 static int pin_path(const struct toa_global *g, const char *name, char *buf, size_t len)
 {
-	char rel[64];
-
-	snprintf(rel, sizeof(rel), "%s%s%s", DIRECTOR_PIN_SUBDIR, name ? "/" : "", name ? name : "");
-	return toa_pin_path(g, rel, buf, len);
+	return toa_sub_path(g, DIRECTOR_PIN_SUBDIR, name, buf, len);
 }
 
 /* The pinned info map's content; -ENOENT when nothing is attached under this pin dir. */
 static int read_info(const struct toa_global *g, struct director_info *info)
 {
-	char path[PATH_MAX];
 	__u32 key = 0;
 	int fd, err;
 
-	err = pin_path(g, "info", path, sizeof(path));
-	if (err)
-		return err;
-	fd = bpf_obj_get(path);
+	fd = toa_open_pinned(NULL, g, DIRECTOR_PIN_SUBDIR, "info");
 	if (fd < 0)
-		return -errno;
+		return fd;
 	err = bpf_map_lookup_elem(fd, &key, info) ? -errno : 0;
 	close(fd);
 	return err;
@@ -455,7 +424,7 @@ static int cmd_attach(const struct toa_global *g)
 			}
 		}
 	}
-	if (env.verbose)
+	if (env.opts.verbose)
 		fprintf(stderr, PROG ": attached to %s (ifindex %d), %d VIP(s), dialects %s/%s, %u flows\n",
 			env.dev, ifindex, env.nvips, toa_dialect_name(env.dialect_v4),
 			toa_dialect_name(env.dialect_v6), env.flows);
@@ -503,7 +472,7 @@ static int cmd_detach(const struct toa_global *g)
 				return 1;
 			}
 		}
-		if (env.verbose)
+		if (env.opts.verbose)
 			fprintf(stderr, PROG ": nothing attached under %s\n", g->pin_dir);
 		return 0;
 	}
@@ -543,34 +512,6 @@ static int cmd_detach(const struct toa_global *g)
 	return ret;
 }
 
-static int open_pinned(const struct toa_global *g, const char *name)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (pin_path(g, name, path, sizeof(path)))
-		return -1;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		fprintf(stderr, PROG ": opening '%s' failed: %s\n", path, strerror(errno));
-	return fd;
-}
-
-/* A JSON string: quotes, backslashes and control bytes escaped. */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 /* Whether our filter is on the device at that point (in this network namespace). */
 static bool tc_present(int ifindex, enum bpf_tc_attach_point where)
 {
@@ -589,15 +530,15 @@ static int cmd_status(const struct toa_global *g)
 	char addr[INET6_ADDRSTRLEN], name[IF_NAMESIZE];
 	int ncpu, vfd = -1, ffd = -1, cfd = -1, err, ret = 1, i, c, nv = 0;
 	bool here, in_ing = false, in_eg = false;
-	__u32 used = 0, key;
+	__u32 used = 0;
 
 	if (toa_prepare_pin_dir(g, false))
 		return 1;
 	err = read_info(g, &info);
 	if (err == -ENOENT) {
-		if (env.json) {
+		if (env.opts.json) {
 			printf("{\"attached\": false, \"pin_dir\": ");
-			json_str(g->pin_dir);
+			toa_json_str(g->pin_dir);
 			printf("}\n");
 		}
 		else
@@ -608,9 +549,9 @@ static int cmd_status(const struct toa_global *g)
 		fprintf(stderr, PROG ": reading the pinned state under %s failed: %s\n", g->pin_dir, strerror(-err));
 		return 1;
 	}
-	vfd = open_pinned(g, "vips");
-	ffd = open_pinned(g, "flows");
-	cfd = open_pinned(g, "counters");
+	vfd = toa_open_pinned(&role, g, DIRECTOR_PIN_SUBDIR, "vips");
+	ffd = toa_open_pinned(&role, g, DIRECTOR_PIN_SUBDIR, "flows");
+	cfd = toa_open_pinned(&role, g, DIRECTOR_PIN_SUBDIR, "counters");
 	if (vfd < 0 || ffd < 0 || cfd < 0)
 		goto cleanup;
 	ncpu = libbpf_num_possible_cpus();
@@ -621,14 +562,8 @@ static int cmd_status(const struct toa_global *g)
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		goto cleanup;
-	for (key = 0; key < DC_MAX; key++) {
-		if (bpf_map_lookup_elem(cfd, &key, vals)) {
-			fprintf(stderr, PROG ": reading counter %u failed: %s\n", key, strerror(errno));
-			goto cleanup;
-		}
-		for (c = 0; c < ncpu; c++)
-			sums[key] += vals[c];
-	}
+	if (toa_sum_percpu(&role, cfd, DC_MAX, vals, ncpu, sums))
+		goto cleanup;
 	while (used < info.flows_max && !bpf_map_get_next_key(ffd, fprev, &fk)) {
 		used++;
 		fprev = &fk;
@@ -639,11 +574,11 @@ static int cmd_status(const struct toa_global *g)
 		in_eg = tc_present(info.ifindex, BPF_TC_EGRESS);
 	}
 
-	if (env.json) {
+	if (env.opts.json) {
 		printf("{\"attached\": true, \"pin_dir\": ");
-		json_str(g->pin_dir);
+		toa_json_str(g->pin_dir);
 		printf(", \"device\": ");
-		json_str(info.dev);
+		toa_json_str(info.dev);
 		printf(", \"ifindex\": %u, \"clsact_created\": %s, ", info.ifindex,
 		       info.clsact_created ? "true" : "false");
 		if (here)
@@ -663,7 +598,7 @@ static int cmd_status(const struct toa_global *g)
 	}
 	while (!bpf_map_get_next_key(vfd, prev, &vk) && nv < DIRECTOR_VIPS_MAX) {
 		toa_addr_str(vk.family, vk.addr, addr, sizeof(addr));
-		if (env.json)
+		if (env.opts.json)
 			printf(vk.family == TOA_FAMILY_V6 ? "%s\"[%s]:%u\"" : "%s\"%s:%u\"", nv ? ", " : "",
 			       addr, ntohs(vk.port));
 		else
@@ -671,7 +606,7 @@ static int cmd_status(const struct toa_global *g)
 		nv++;
 		prev = &vk;
 	}
-	if (env.json) {
+	if (env.opts.json) {
 		printf("], \"dialects\": {\"ipv4\": \"%s\", \"ipv6\": \"%s\"}, \"strip_kinds\": [",
 		       toa_dialect_name(info.dialect_v4), toa_dialect_name(info.dialect_v6));
 		for (i = 0, c = 0; i < 256; i++)
@@ -723,10 +658,10 @@ int director_main(int argc, char **argv)
 	err = parse_args(argc - 1, argv + 1, cmd);
 	if (err)
 		return err;
-	toa_global_init(&g, env.pin_dir);
-	g.verbose = env.verbose;
-	g.json = env.json;
-	toa_setup_libbpf_log(env.verbose);
+	toa_global_init(&g, env.opts.pin_dir);
+	g.verbose = env.opts.verbose;
+	g.json = env.opts.json;
+	toa_setup_libbpf_log(env.opts.verbose);
 	if (geteuid() != 0) {
 		fprintf(stderr, PROG ": %s needs root (bpffs, BPF maps and tc filters): %s\n", cmd, strerror(EPERM));
 		return 1;

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,14 +74,12 @@ static const char usage[] =
 
 static struct env {
 	const char *cgroup;
-	const char *pin_dir;
 	struct toa_cidr trust[TRUST_MAX];
 	int ntrust;
 	bool trust_any;
 	__u32 accept;
 	bool accept_none;
-	bool verbose;
-	bool json;
+	struct toa_opts opts;	/* --pin-dir, --json, --verbose */
 } env;
 
 static const struct option long_opts[] = {
@@ -130,18 +127,9 @@ static void print_usage(FILE *f)
 	fprintf(f, usage, TRUST_MAX);
 }
 
-/* A usage error: one line saying what is wrong, a hint, exit code 2. */
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
+static const struct toa_role role = { .prog = PROG, .print_usage = print_usage };
 
-	fprintf(stderr, PROG ": ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'toa-bpf realserver --help'.\n");
-	return 2;
-}
+#define usage_error(...) toa_usage_error(&role, __VA_ARGS__)
 
 static int add_accept(char *list)
 {
@@ -161,54 +149,37 @@ static int add_accept(char *list)
 	return 0;
 }
 
+/* The real server's own options; toa_parse_opts handles the shared ones. */
+static int parse_opt(int opt, char *arg)
+{
+	switch (opt) {
+	case 'c':
+		if (!*arg)
+			return usage_error("--cgroup needs a path");
+		env.cgroup = arg;
+		break;
+	case 't':
+		if (env.ntrust >= TRUST_MAX)
+			return usage_error("too many --trust (at most %d)", TRUST_MAX);
+		if (toa_parse_cidr(arg, &env.trust[env.ntrust]))
+			return usage_error("bad --trust '%s'", arg);
+		env.ntrust++;
+		break;
+	case 'T':
+		env.trust_any = true;
+		break;
+	case 'a':
+		return add_accept(arg);
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, const char *cmd)
 {
-	int opt, err;
+	int err = toa_parse_opts(&role, argc, argv, ":c:t:Ta:p:jvh", long_opts, &env.opts, parse_opt);
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:t:Ta:p:jvh", long_opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			if (!*optarg)
-				return usage_error("--cgroup needs a path");
-			env.cgroup = optarg;
-			break;
-		case 't':
-			if (env.ntrust >= TRUST_MAX)
-				return usage_error("too many --trust (at most %d)", TRUST_MAX);
-			if (toa_parse_cidr(optarg, &env.trust[env.ntrust]))
-				return usage_error("bad --trust '%s'", optarg);
-			env.ntrust++;
-			break;
-		case 'T':
-			env.trust_any = true;
-			break;
-		case 'a':
-			err = add_accept(optarg);
-			if (err)
-				return err;
-			break;
-		case 'p':
-			env.pin_dir = optarg;
-			break;
-		case 'j':
-			env.json = true;
-			break;
-		case 'v':
-			env.verbose = true;
-			break;
-		case 'h':
-			print_usage(stdout);
-			exit(0);
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (err)
+		return err;
 	if (strcmp(cmd, "attach")) {
 		if (env.ntrust || env.trust_any || env.accept || env.accept_none)
 			return usage_error("--trust, --trust-any and --accept belong to attach");
@@ -219,7 +190,7 @@ static int parse_args(int argc, char **argv, const char *cmd)
 		if (env.ntrust && env.trust_any)
 			return usage_error("--trust and --trust-any exclude each other");
 	}
-	if (env.json && strcmp(cmd, "status"))
+	if (env.opts.json && strcmp(cmd, "status"))
 		return usage_error("--json belongs to status");
 	if (env.accept_none && env.accept)
 		return usage_error("--accept none excludes other dialects");
@@ -237,23 +208,13 @@ static int parse_args(int argc, char **argv, const char *cmd)
 /* <pin dir>/realserver[/name] into buf. */
 static int sub_path(const struct toa_global *g, const char *name, char *buf, size_t len)
 {
-	char rel[64];
-
-	snprintf(rel, sizeof(rel), "%s%s%s", SUBDIR, name ? "/" : "", name ? name : "");
-	return toa_pin_path(g, rel, buf, len);
+	return toa_sub_path(g, SUBDIR, name, buf, len);
 }
 
+/* Quiet: a missing pin is an answer here (not attached), not an error. */
 static int open_sub(const struct toa_global *g, const char *name)
 {
-	char path[PATH_MAX];
-	int fd;
-
-	if (sub_path(g, name, path, sizeof(path)))
-		return -ENAMETOOLONG;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		fd = -errno;
-	return fd;
+	return toa_open_pinned(NULL, g, SUBDIR, name);
 }
 
 /* ---- kernel features ---------------------------------------------------- */
@@ -741,37 +702,22 @@ static void print_trust(int fd4, int fd6, bool json)
 		printf("(empty: no TOA is used)");
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static int cmd_status(const struct toa_global *g)
 {
-	int fd4 = -1, fd6 = -1, cfd = -1, ncpu, i, c, d, ret = 1, err;
+	int fd4 = -1, fd6 = -1, cfd = -1, ncpu, i, d, ret = 1, err;
 	__u64 sums[RS_C_MAX] = {}, *vals = NULL;
 	struct rs_config cfg = {};
 	bool linked[L_MAX];
 	const char *sep;
 	long records;
-	__u32 key;
 
 	if (toa_prepare_pin_dir(g, false))
 		return 1;
 	err = read_config(g, &cfg);
 	if (err == -ENOENT) {
-		if (env.json) {
+		if (env.opts.json) {
 			printf("{\"attached\": false, \"pin_dir\": ");
-			json_string(g->pin_dir);
+			toa_json_str(g->pin_dir);
 			printf("}\n");
 		} else {
 			printf("realserver: not attached (pin dir %s)\n", g->pin_dir);
@@ -796,14 +742,8 @@ static int cmd_status(const struct toa_global *g)
 		fprintf(stderr, PROG ": counting CPUs failed\n");
 		goto cleanup;
 	}
-	for (key = 0; key < RS_C_MAX; key++) {
-		if (bpf_map_lookup_elem(cfd, &key, vals)) {
-			fprintf(stderr, PROG ": reading counter %u failed: %s\n", key, strerror(errno));
-			goto cleanup;
-		}
-		for (c = 0; c < ncpu; c++)
-			sums[key] += vals[c];
-	}
+	if (toa_sum_percpu(&role, cfd, RS_C_MAX, vals, ncpu, sums))
+		goto cleanup;
 	for (i = 0; i < L_MAX; i++) {
 		int fd = open_sub(g, link_names[i]);
 
@@ -813,11 +753,11 @@ static int cmd_status(const struct toa_global *g)
 	}
 	records = live_records(g);
 
-	if (env.json) {
+	if (env.opts.json) {
 		printf("{\"attached\": %s, \"pin_dir\": ", linked[0] && linked[1] && linked[2] ? "true" : "false");
-		json_string(g->pin_dir);
+		toa_json_str(g->pin_dir);
 		printf(", \"cgroup\": ");
-		json_string(cfg.cgroup);
+		toa_json_str(cfg.cgroup);
 		printf(", \"cgroup_id\": %llu, \"links\": {\"sockops\": %s, \"getpeername4\": %s, \"getpeername6\": %s}",
 		       (unsigned long long)cfg.cgroup_id, linked[0] ? "true" : "false",
 		       linked[1] ? "true" : "false", linked[2] ? "true" : "false");
@@ -891,8 +831,8 @@ int realserver_main(int argc, char **argv)
 			"reading their pins needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN\n");
 		return 1;
 	}
-	toa_setup_libbpf_log(env.verbose);
-	toa_global_init(&g, env.pin_dir);
+	toa_setup_libbpf_log(env.opts.verbose);
+	toa_global_init(&g, env.opts.pin_dir);
 	if (!strcmp(cmd, "attach"))
 		return cmd_attach(&g);
 	if (!strcmp(cmd, "detach"))
