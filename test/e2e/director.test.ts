@@ -322,7 +322,10 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     expect(await lab.execOk('director', ['tc', 'qdisc', 'show', 'dev', 'cli0'])).not.toMatch(/clsact/);
     expect(existsSync(join(lab.pinDir, 'director'))).toBe(false);
     if (existsSync(lab.pinDir)) expect(readdirSync(lab.pinDir)).not.toContain('director');
-    expect((await run(['bpftool', 'prog', 'show', 'id', String(progId)])).code).not.toBe(0);
+    // The kernel frees a detached program after an RCU grace period: give it a few seconds.
+    await expect
+      .poll(async () => (await run(['bpftool', 'prog', 'show', 'id', String(progId)])).code, { timeout: 10_000, interval: 200 })
+      .not.toBe(0);
     expect(await lab.writerStatus()).toMatchObject({ attached: false });
     // Detach again: nothing to do, still success.
     expect((await lab.toaBpf(['director', 'detach', '--dev', 'cli0'])).code).toBe(0);
