@@ -18,7 +18,7 @@
  * chooses; written_fast and written_moved count which ran.
  *
  * Everything fails open: a segment the program cannot handle goes on as it
- * came (TC_ACT_OK) and a counter says why.
+ * came (TC_PASS) and a counter says why.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,6 +34,12 @@
 
 #include "toa/toa_wire.h"
 #include "director.h"
+
+/*
+ * Every packet goes on: TC_ACT_UNSPEC is tcx's TCX_NEXT and cls_bpf's "next
+ * filter", so programs and filters attached after ours still see it.
+ */
+#define TC_PASS		TC_ACT_UNSPEC
 
 /* Set by the loader before load. */
 const volatile __u8 dialect_v4 = TOA_D_V4;
@@ -690,7 +696,7 @@ int toa_ingress(struct __sk_buff *skb)
 
 	if (parse(skb, &s)) {
 		count(DC_NOT_TCP);
-		return TC_ACT_OK;
+		return TC_PASS;
 	}
 	k.family = s.family;
 	k.cport = s.th.source;
@@ -702,22 +708,22 @@ int toa_ingress(struct __sk_buff *skb)
 		f = bpf_map_lookup_elem(&flows, &k);
 	if (!f && !is_vip(s.family, s.daddr, s.th.dest)) {
 		count(DC_NOT_VIP);
-		return TC_ACT_OK;
+		return TC_PASS;
 	}
 	room = toa_room(s.family);
 	if (fix_options(skb, &s, true, s.th.syn ? room : 0) &&
 	    bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
-		return TC_ACT_OK;
+		return TC_PASS;
 	if (s.th.syn || !s.th.ack)
-		return TC_ACT_OK;
+		return TC_PASS;
 	if (!f) {
 		count(DC_NO_FLOW);
-		return TC_ACT_OK;
+		return TC_PASS;
 	}
 	if (s.th.rst) {
 		bpf_map_delete_elem(&flows, &k);
 		count(DC_FLOW_CLOSED);
-		return TC_ACT_OK;
+		return TC_PASS;
 	}
 	ack = bpf_ntohl(s.th.ack_seq);
 	if (ack != f->ack) {
@@ -728,14 +734,14 @@ int toa_ingress(struct __sk_buff *skb)
 		} else {
 			count(DC_NO_FLOW);
 		}
-		return TC_ACT_OK;
+		return TC_PASS;
 	}
 	write_toa(skb, &s, room);
 	if (s.th.fin) {
 		bpf_map_delete_elem(&flows, &k);
 		count(DC_FLOW_CLOSED);
 	}
-	return TC_ACT_OK;
+	return TC_PASS;
 }
 
 /*
@@ -781,7 +787,7 @@ int toa_egress(struct __sk_buff *skb)
 	 */
 	if (!handshake_or_reset(skb) || parse(skb, &s) || (!s.th.syn && !s.th.rst) ||
 	    !is_vip(s.family, s.saddr, s.th.source))
-		return TC_ACT_OK;
+		return TC_PASS;
 
 	k.family = s.family;
 	k.cport = s.th.dest;
@@ -791,17 +797,17 @@ int toa_egress(struct __sk_buff *skb)
 	if (s.th.rst) {
 		if (!bpf_map_delete_elem(&flows, &k))
 			count(DC_FLOW_CLOSED);
-		return TC_ACT_OK;
+		return TC_PASS;
 	}
 	if (!s.th.ack)
-		return TC_ACT_OK;
+		return TC_PASS;
 	fix_options(skb, &s, false, toa_room(s.family));
 	f.ack = bpf_ntohl(s.th.seq) + 1;
 	if (bpf_map_update_elem(&flows, &k, &f, BPF_ANY))
 		count(DC_HELPER_ERR);
 	else
 		count(DC_FLOW_NEW);
-	return TC_ACT_OK;
+	return TC_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -18,6 +18,7 @@
 
 #include "toa/toa_wire.h"
 #include "cli.h"
+#include "tc_hook.h"
 #include "director.h"
 #include "director.skel.h"
 
@@ -39,6 +40,9 @@ static const char usage[] =
 "                         IPv4 clients: v4 (default), v4-253, v4-200, cdn\n"
 "                         IPv6 clients: v6 (default), v6-ali, cdn6\n"
 "  -f, --flows N          per-flow state entries (LRU), %u..%u, default %u\n"
+"  -H, --hook KIND        how to attach: tcx (BPF links, Linux 6.6), tc (a clsact\n"
+"                         qdisc and filters), or auto (default: tcx if the kernel\n"
+"                         has it, else tc)\n"
 "  -s, --strip KIND       also overwrite client options of this kind (3..255) with\n"
 "                         NOPs, repeatable; the kinds written and 253, 254 always are\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
@@ -48,8 +52,8 @@ static const char usage[] =
 "  -h, --help             this text\n"
 "\n"
 "Attaching again replaces the programs and the VIP set in place (flow state and\n"
-"counters are kept). Detach removes the filters, the pins, and the clsact qdisc\n"
-"if attach created it.\n"
+"counters are kept). Detach removes the links or filters, the pins, and the\n"
+"clsact qdisc if attach created it.\n"
 "\n"
 "EXAMPLES:\n"
 "  toa-bpf director attach --dev eth0 --vip 198.51.100.100:80 --vip '[2001:db8:100::100]:80'\n"
@@ -64,8 +68,10 @@ static struct env {
 	int dialect_v4;
 	int dialect_v6;
 	__u32 flows;
+	int hook;		/* enum tc_hook_kind */
 	__u8 strip[32];
-	bool dialect_seen[2];	/* per client family: IPv4, IPv6 */
+	bool dialect_seen[2];
+	bool hook_seen;	/* per client family: IPv4, IPv6 */
 	struct toa_opts opts;	/* --pin-dir, --json, --verbose */
 } env = {
 	.dialect_v4 = TOA_D_V4,
@@ -78,6 +84,7 @@ static const struct option long_opts[] = {
 	{ "vip",	required_argument,	NULL, 'V' },
 	{ "dialect",	required_argument,	NULL, 'D' },
 	{ "flows",	required_argument,	NULL, 'f' },
+	{ "hook",	required_argument,	NULL, 'H' },
 	{ "strip",	required_argument,	NULL, 's' },
 	{ "pin-dir",	required_argument,	NULL, 'p' },
 	{ "json",	no_argument,		NULL, 'j' },
@@ -90,6 +97,9 @@ static const char *const counter_names[DC_MAX] = DIRECTOR_COUNTER_NAMES;
 
 /* Pinned names under <pin dir>/director. */
 static const char *const pin_names[] = { "ingress", "egress", "vips", "flows", "counters", "info" };
+/* tcx links (when attached by tcx): removing these pins detaches. */
+static const char *const link_names[2] = { "link_ingress", "link_egress" };
+
 
 static void print_usage(FILE *f)
 {
@@ -153,6 +163,12 @@ static int parse_opt(int opt, char *arg)
 					   DIRECTOR_FLOWS_MIN, DIRECTOR_FLOWS_MAX, arg);
 		env.flows = v;
 		break;
+	case 'H':
+		env.hook = tc_hook_parse(arg);
+		if (env.hook < 0)
+			return usage_error("unknown --hook '%s' (tcx, tc, auto)", arg);
+		env.hook_seen = true;
+		break;
 	case 's':
 		errno = 0;
 		v = strtoul(arg, &end, 10);
@@ -166,7 +182,7 @@ static int parse_opt(int opt, char *arg)
 
 static int parse_args(int argc, char **argv, const char *cmd)
 {
-	int err = toa_parse_opts(&role, argc, argv, ":d:V:D:f:s:p:jvh", long_opts, &env.opts, parse_opt);
+	int err = toa_parse_opts(&role, argc, argv, ":d:V:D:f:H:s:p:jvh", long_opts, &env.opts, parse_opt);
 
 	if (err)
 		return err;
@@ -175,8 +191,9 @@ static int parse_args(int argc, char **argv, const char *cmd)
 			return usage_error("attach needs --dev IFACE");
 		if (!env.nvips)
 			return usage_error("attach needs at least one --vip ADDR:PORT");
-	} else if (env.nvips || env.dialect_seen[0] || env.dialect_seen[1] || env.flows != DIRECTOR_FLOWS_DEFAULT) {
-		return usage_error("--vip, --dialect and --flows belong to attach");
+	} else if (env.nvips || env.dialect_seen[0] || env.dialect_seen[1] || env.flows != DIRECTOR_FLOWS_DEFAULT ||
+		   env.hook_seen) {
+		return usage_error("--vip, --dialect, --flows and --hook belong to attach");
 	}
 	if (env.opts.json && strcmp(cmd, "status"))
 		return usage_error("--json belongs to status");
@@ -186,6 +203,17 @@ static int parse_args(int argc, char **argv, const char *cmd)
 static int pin_path(const struct toa_global *g, const char *name, char *buf, size_t len)
 {
 	return toa_sub_path(g, DIRECTOR_PIN_SUBDIR, name, buf, len);
+}
+
+/* The full paths of the link pins, into bufs; NULL when the pin dir is unusable. */
+static const char *const *link_paths(const struct toa_global *g, char bufs[2][PATH_MAX], const char *out[2])
+{
+	for (int d = 0; d < 2; d++) {
+		if (pin_path(g, link_names[d], bufs[d], PATH_MAX))
+			return NULL;
+		out[d] = bufs[d];
+	}
+	return out;
 }
 
 /* The pinned info map's content; -ENOENT when nothing is attached under this pin dir. */
@@ -267,46 +295,14 @@ static int reusable_map(const char *path, struct bpf_map *want)
 	return fd;
 }
 
-static int tc_detach_dev(int ifindex, bool destroy_clsact)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DIRECTOR_TC_HANDLE, .priority = DIRECTOR_TC_PRIO);
-	int err, ret = 0;
-
-	hook.attach_point = BPF_TC_INGRESS;
-	err = bpf_tc_detach(&hook, &opts);
-	if (err && err != -ENOENT && err != -EINVAL)
-		ret = err;
-	hook.attach_point = BPF_TC_EGRESS;
-	err = bpf_tc_detach(&hook, &opts);
-	if (err && err != -ENOENT && err != -EINVAL)
-		ret = err;
-	if (destroy_clsact) {
-		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
-		err = bpf_tc_hook_destroy(&hook);
-		if (err && err != -ENOENT && err != -EINVAL)
-			ret = err;
-	}
-	return ret;
-}
-
-static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DIRECTOR_TC_HANDLE, .priority = DIRECTOR_TC_PRIO,
-		    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
-
-	return bpf_tc_attach(&hook, &opts);
-}
-
 static int cmd_attach(const struct toa_global *g)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
 	struct director_info old = {}, info = {};
 	struct director_bpf *obj = NULL;
-	char path[PATH_MAX];
+	char path[PATH_MAX], link_buf[2][PATH_MAX];
+	const char *link_ptrs[2], *const *links;
 	bool had_old, created = false, attached = false;
-	int ifindex, err, i, fd;
+	int ifindex, err, i, fd, hook;
 	__u32 key = 0;
 	__u8 one = 1;
 
@@ -319,7 +315,8 @@ static int cmd_attach(const struct toa_global *g)
 	if (err)
 		return 1;
 	err = pin_path(g, NULL, path, sizeof(path));
-	if (err)
+	links = link_paths(g, link_buf, link_ptrs);
+	if (err || !links)
 		return 1;
 	if (mkdir(path, 0700) && errno != EEXIST) {
 		fprintf(stderr, PROG ": cannot create '%s': %s\n", path, strerror(errno));
@@ -376,28 +373,28 @@ static int cmd_attach(const struct toa_global *g)
 		}
 	}
 
-	hook.ifindex = ifindex;
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
-		fprintf(stderr, PROG ": creating the clsact qdisc on %s failed: %s\n", env.dev, strerror(-err));
-		goto cleanup;
-	}
-	created = !err;
-	err = tc_attach(ifindex, BPF_TC_INGRESS, bpf_program__fd(obj->progs.toa_ingress));
-	if (!err)
-		err = tc_attach(ifindex, BPF_TC_EGRESS, bpf_program__fd(obj->progs.toa_egress));
-	if (err) {
-		fprintf(stderr, PROG ": attaching the tc programs to %s failed: %s\n", env.dev, strerror(-err));
-		goto cleanup;
+	{
+		int prog_fds[2] = { bpf_program__fd(obj->progs.toa_ingress), bpf_program__fd(obj->progs.toa_egress) };
+
+		hook = env.hook;
+		err = tc_hook_attach(ifindex, env.dev, prog_fds, links, &hook, &created);
+		if (err)
+			goto cleanup;
 	}
 	attached = true;
 
-	/* Moved to another device: take the old one's filters (and its qdisc, if it was ours) away. */
-	if (had_old && old.ifindex != (__u32)ifindex)
-		tc_detach_dev(old.ifindex, old.clsact_created);
+	/*
+	 * The old attachment elsewhere goes: moved to another device (its links were
+	 * replaced by the new pins already), or from clsact to tcx on this one (the
+	 * filters went; the qdisc too, if it was ours).
+	 */
+	if (had_old && old.hook == TC_HOOK_CLSACT && (old.ifindex != (__u32)ifindex || hook == TC_HOOK_TCX))
+		tc_hook_detach(old.ifindex, NULL, old.clsact_created);
 	info.ifindex = ifindex;
 	info.flows_max = env.flows;
-	info.clsact_created = created || (had_old && old.ifindex == (__u32)ifindex && old.clsact_created);
+	info.clsact_created = created || (had_old && old.ifindex == (__u32)ifindex && old.hook == TC_HOOK_CLSACT &&
+					  hook == TC_HOOK_CLSACT && old.clsact_created);
+	info.hook = hook;
 	info.dialect_v4 = env.dialect_v4;
 	info.dialect_v6 = env.dialect_v6;
 	snprintf(info.dev, sizeof(info.dev), "%s", env.dev);
@@ -433,8 +430,8 @@ static int cmd_attach(const struct toa_global *g)
 cleanup:
 	if (err && !had_old) {
 		/* A first attach that failed leaves nothing behind. */
-		if (attached || created)
-			tc_detach_dev(ifindex, created);
+		if (attached)
+			tc_hook_detach(ifindex, links, created);
 		for (i = 0; i < (int)(sizeof(pin_names) / sizeof(pin_names[0])); i++)
 			if (!pin_path(g, pin_names[i], path, sizeof(path)))
 				unlink(path);
@@ -449,11 +446,15 @@ cleanup:
 static int cmd_detach(const struct toa_global *g)
 {
 	struct director_info info = {};
-	char path[PATH_MAX], name[IF_NAMESIZE];
+	char path[PATH_MAX], name[IF_NAMESIZE], link_buf[2][PATH_MAX];
+	const char *link_ptrs[2], *const *links;
 	unsigned int i;
 	int err, ret = 0, ifindex;
 
 	if (toa_prepare_pin_dir(g, false))
+		return 1;
+	links = link_paths(g, link_buf, link_ptrs);
+	if (!links)
 		return 1;
 	err = read_info(g, &info);
 	if (err == -ENOENT) {
@@ -465,9 +466,9 @@ static int cmd_detach(const struct toa_global *g)
 					env.dev, strerror(errno));
 				return 1;
 			}
-			err = tc_detach_dev(ifindex, false);
+			err = tc_hook_detach(ifindex, links, false);
 			if (err) {
-				fprintf(stderr, PROG ": removing the tc filters from %s failed: %s\n",
+				fprintf(stderr, PROG ": removing the tc programs from %s failed: %s\n",
 					env.dev, strerror(-err));
 				return 1;
 			}
@@ -486,14 +487,15 @@ static int cmd_detach(const struct toa_global *g)
 		return 1;
 	}
 	if (if_indextoname(info.ifindex, name) && !strcmp(name, info.dev)) {
-		err = tc_detach_dev(info.ifindex, info.clsact_created);
+		err = tc_hook_detach(info.ifindex, links, info.hook == TC_HOOK_CLSACT && info.clsact_created);
 		if (err) {
-			fprintf(stderr, PROG ": removing the tc filters from %s failed: %s\n", info.dev, strerror(-err));
+			fprintf(stderr, PROG ": removing the tc programs from %s failed: %s\n", info.dev, strerror(-err));
 			ret = 1;
 		}
 	} else {
 		fprintf(stderr, PROG ": %s (ifindex %u) is not in this network namespace (gone?); "
 			"removing the pins only\n", info.dev, info.ifindex);
+		tc_hook_detach(0, links, false);
 	}
 	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
 		if (pin_path(g, pin_names[i], path, sizeof(path)))
@@ -512,22 +514,13 @@ static int cmd_detach(const struct toa_global *g)
 	return ret;
 }
 
-/* Whether our filter is on the device at that point (in this network namespace). */
-static bool tc_present(int ifindex, enum bpf_tc_attach_point where)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = DIRECTOR_TC_HANDLE, .priority = DIRECTOR_TC_PRIO);
-
-	return !bpf_tc_query(&hook, &opts);
-}
-
 static int cmd_status(const struct toa_global *g)
 {
 	struct director_info info = {};
 	struct director_vip vk, *prev = NULL;
 	struct director_flow_key fk, *fprev = NULL;
 	__u64 sums[DC_MAX] = {}, *vals = NULL;
-	char addr[INET6_ADDRSTRLEN], name[IF_NAMESIZE];
+	char addr[INET6_ADDRSTRLEN], name[IF_NAMESIZE], link_buf[2][PATH_MAX];
 	int ncpu, vfd = -1, ffd = -1, cfd = -1, err, ret = 1, i, c, nv = 0;
 	bool here, in_ing = false, in_eg = false;
 	__u32 used = 0;
@@ -570,8 +563,10 @@ static int cmd_status(const struct toa_global *g)
 	}
 	here = if_indextoname(info.ifindex, name) && !strcmp(name, info.dev);
 	if (here) {
-		in_ing = tc_present(info.ifindex, BPF_TC_INGRESS);
-		in_eg = tc_present(info.ifindex, BPF_TC_EGRESS);
+		const char *lp[2], *const *links = link_paths(g, link_buf, lp);
+
+		in_ing = links && tc_hook_present(info.ifindex, info.hook, links[0], 0);
+		in_eg = links && tc_hook_present(info.ifindex, info.hook, links[1], 1);
 	}
 
 	if (env.opts.json) {
@@ -579,8 +574,8 @@ static int cmd_status(const struct toa_global *g)
 		toa_json_str(g->pin_dir);
 		printf(", \"device\": ");
 		toa_json_str(info.dev);
-		printf(", \"ifindex\": %u, \"clsact_created\": %s, ", info.ifindex,
-		       info.clsact_created ? "true" : "false");
+		printf(", \"ifindex\": %u, \"hook\": \"%s\", \"clsact_created\": %s, ", info.ifindex,
+		       tc_hook_name(info.hook), info.clsact_created ? "true" : "false");
 		if (here)
 			printf("\"filters\": {\"ingress\": %s, \"egress\": %s}, ",
 			       in_ing ? "true" : "false", in_eg ? "true" : "false");
@@ -588,10 +583,10 @@ static int cmd_status(const struct toa_global *g)
 			printf("\"filters\": null, ");
 		printf("\"vips\": [");
 	} else {
-		printf("director: attached to %s (ifindex %u)", info.dev, info.ifindex);
+		printf("director: attached to %s (ifindex %u) by %s", info.dev, info.ifindex,
+		       info.hook == TC_HOOK_TCX ? "tcx links" : "clsact filters");
 		if (here)
-			printf(", tc filters: ingress %s, egress %s", in_ing ? "yes" : "MISSING",
-			       in_eg ? "yes" : "MISSING");
+			printf(": ingress %s, egress %s", in_ing ? "yes" : "MISSING", in_eg ? "yes" : "MISSING");
 		else
 			printf(" (not in this network namespace)");
 		printf("\n  pin dir: %s/%s\n  VIPs:", g->pin_dir, DIRECTOR_PIN_SUBDIR);

@@ -3,9 +3,11 @@
  * The director's TOA writer: what its tc programs and its loader share.
  *
  * Pinned under <pin dir>/director/: ingress, egress (programs), vips, flows,
- * counters, info (maps). `toa-bpf director status --json` prints:
+ * counters, info (maps), and link_ingress, link_egress when attached by tcx.
+ * `toa-bpf director status --json` prints:
  *
- *   {"attached": true, "device": "cli0", "ifindex": 3, "clsact_created": true,
+ *   {"attached": true, "device": "cli0", "ifindex": 3, "hook": "tcx" (or "tc"),
+ *    "clsact_created": false, "filters": {"ingress": true, "egress": true},
  *    "vips": ["198.51.100.100:80", "[2001:db8:100::100]:80"],
  *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [253, 254],
  *    "flows": {"max": 65536, "used": 0},
@@ -23,9 +25,6 @@
 #define DIRECTOR_FLOWS_MIN	1024
 #define DIRECTOR_FLOWS_MAX	(16u << 20)
 #define DIRECTOR_VIPS_MAX	1024
-/* tc filter identity: fixed so attach replaces its own filter and detach finds it. */
-#define DIRECTOR_TC_HANDLE	0x544f
-#define DIRECTOR_TC_PRIO	1
 
 /*
  * What happened to a segment; one per-CPU counter each. Values are stable
@@ -86,7 +85,7 @@ struct director_info {
 	__u8	clsact_created;	/* attach created the clsact qdisc: detach removes it */
 	__u8	dialect_v4;
 	__u8	dialect_v6;
-	__u8	pad;
+	__u8	hook;		/* enum tc_hook_kind: TC_HOOK_TCX or TC_HOOK_CLSACT */
 	char	dev[16];	/* IFNAMSIZ */
 	__u8	strip[32];	/* bitmap over option kinds */
 };

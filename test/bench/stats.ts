@@ -30,10 +30,15 @@ export async function interleaved(
   baseline: () => Promise<number>,
   feature: () => Promise<number>,
 ): Promise<{ baseline: number[]; feature: number[] }> {
-  const out = { baseline: [] as number[], feature: [] as number[] };
+  const [b, f] = await interleavedN(rounds, [baseline, feature]);
+  return { baseline: b, feature: f };
+}
+
+/** Like interleaved, for any number of variants measured in turn each round: samples per variant. */
+export async function interleavedN(rounds: number, variants: (() => Promise<number>)[]): Promise<number[][]> {
+  const out = variants.map(() => [] as number[]);
   for (let i = 0; i < rounds; i++) {
-    out.baseline.push(await baseline());
-    out.feature.push(await feature());
+    for (const [j, v] of variants.entries()) out[j].push(await v());
   }
   return out;
 }
@@ -51,11 +56,12 @@ function fmt(x: number): string {
 
 /** The printed table: raw medians and the ratio feature/baseline. */
 export function table(title: string, rows: Row[]): string {
-  const lines = [`\n${title}`, `${'measure'.padEnd(46)} ${'baseline'.padStart(12)} ${'with'.padStart(12)}  ${'ratio'.padStart(6)}  goal`];
+  const w = Math.max(46, ...rows.map((r) => r.name.length));
+  const lines = [`\n${title}`, `${'measure'.padEnd(w)} ${'baseline'.padStart(12)} ${'with'.padStart(12)}  ${'ratio'.padStart(6)}  goal`];
   for (const r of rows) {
     const ratio = r.feature / r.baseline;
     lines.push(
-      `${r.name.padEnd(46)} ${`${fmt(r.baseline)} ${r.unit}`.padStart(12)} ${`${fmt(r.feature)} ${r.unit}`.padStart(12)}  ${ratio.toFixed(3).padStart(6)}  ${r.goal ?? ''}`,
+      `${r.name.padEnd(w)} ${`${fmt(r.baseline)} ${r.unit}`.padStart(12)} ${`${fmt(r.feature)} ${r.unit}`.padStart(12)}  ${ratio.toFixed(3).padStart(6)}  ${r.goal ?? ''}`,
     );
   }
   return lines.join('\n');

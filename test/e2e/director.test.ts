@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDR, createLab, labUnavailable, run, type Lab, type TcpSegment } from '../lab/index.js';
@@ -15,6 +16,9 @@ import { craft, ensureCraft, toaHex } from '../tools/craft.js';
 const why = labUnavailable();
 const PORT = 80;
 const MB10 = 10_000_000;
+/** tcx (Linux 6.6) is what attach picks by default where the kernel has it; clsact filters before. */
+const [major, minor] = release().split('.').map(Number);
+const DEFAULT_HOOK = major > 6 || (major === 6 && minor >= 6) ? 'tcx' : 'tc';
 
 /** TOA-kind options in an options area: kind, length and body, walking as a receiver would. */
 function toaOptions(opts: Uint8Array): { kind: number; len: number; body: Buffer }[] {
@@ -75,7 +79,8 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     expect(st).toMatchObject({
       attached: true,
       device: 'cli0',
-      clsact_created: true,
+      hook: DEFAULT_HOOK,
+      clsact_created: DEFAULT_HOOK === 'tc',
       filters: { ingress: true, egress: true },
       dialects: { ipv4: 'v4', ipv6: 'v6' },
       strip_kinds: [253, 254],
@@ -281,14 +286,34 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     }
   }, 60_000);
 
-  it('attach again is idempotent: one filter per direction, new settings, counters kept', async () => {
+  /** Our programs on cli0, by hook: cls_bpf filters (by name) and tcx links pinned in this lab (with their programs). */
+  const onDevice = async () => {
+    const tc: Record<string, string[]> = {};
+    for (const dir of ['ingress', 'egress']) {
+      const out = await lab.execOk('director', ['tc', 'filter', 'show', 'dev', 'cli0', dir]);
+      tc[dir] = [...out.matchAll(/handle 0x544f (toa_\w+)/g)].map((m) => m[1]);
+    }
+    const links = JSON.parse((await run(['bpftool', '-j', '-f', 'link', 'show'])).stdout || '[]') as { prog_id: number; pinned?: string[] }[];
+    const progId = async (name: string) => JSON.parse((await run(['bpftool', '-j', 'prog', 'show', 'pinned', join(lab.pinDir, 'director', name)])).stdout).id as number;
+    const tcx: Record<string, boolean> = {};
+    for (const dir of ['ingress', 'egress']) {
+      const mine = links.filter((l) => l.pinned?.some((p) => p.startsWith(`${lab.pinDir}/`) && p.endsWith(`link_${dir}`)));
+      tcx[dir] = mine.length === 1 && mine[0].prog_id === (await progId(dir));
+    }
+    const qdisc = await lab.execOk('director', ['tc', 'qdisc', 'show', 'dev', 'cli0']);
+    return { tc, tcx, clsact: /clsact/.test(qdisc), links: links.filter((l) => l.pinned?.some((p) => p.startsWith(`${lab.pinDir}/`))).length };
+  };
+
+  it('attach again is idempotent: one program per direction, new settings, counters kept', async () => {
     const before = await counters();
     await lab.attachWriter({ ports: [PORT], dialects: ['cdn', 'v6-ali'] });
     await lab.attachWriter({ ports: [PORT], dialects: ['cdn', 'v6-ali'] });
-    for (const dir of ['ingress', 'egress']) {
-      const out = await lab.execOk('director', ['tc', 'filter', 'show', 'dev', 'cli0', dir]);
-      expect(out.match(/ handle /g) ?? []).toHaveLength(1);
-      expect(out).toMatch(new RegExp(`handle 0x544f toa_${dir}`));
+    const here = await onDevice();
+    if (DEFAULT_HOOK === 'tcx') {
+      // The pinned links now run the new programs; no filter, no qdisc.
+      expect(here).toEqual({ tc: { ingress: [], egress: [] }, tcx: { ingress: true, egress: true }, clsact: false, links: 2 });
+    } else {
+      expect(here).toEqual({ tc: { ingress: ['toa_ingress'], egress: ['toa_egress'] }, tcx: { ingress: false, egress: false }, clsact: true, links: 0 });
     }
     const st = await lab.writerStatus();
     expect(st.dialects).toEqual({ ipv4: 'cdn', ipv6: 'v6-ali' });
@@ -310,6 +335,32 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     expect((await lab.writerStatus()).dialects).toEqual({ ipv4: 'v4', ipv6: 'v6' });
   });
 
+  it('--hook tc attaches by clsact filters, and attaching by the default again leaves nothing of them', async () => {
+    const clsact = { tc: { ingress: ['toa_ingress'], egress: ['toa_egress'] }, tcx: { ingress: false, egress: false }, clsact: true, links: 0 };
+    const tcx = { tc: { ingress: [], egress: [] }, tcx: { ingress: true, egress: true }, clsact: false, links: 2 };
+    const written = async () => {
+      const before = (await counters()).written_v4;
+      const [r] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`]);
+      expect(r.body.remoteAddress).toBe(`::ffff:${ADDR.lip4}`);
+      return (await counters()).written_v4 - before;
+    };
+
+    await lab.attachWriter({ ports: [PORT], extraArgs: ['--hook', 'tc'] });
+    expect(await onDevice()).toEqual(clsact);
+    expect(await lab.writerStatus()).toMatchObject({ hook: 'tc', clsact_created: true, filters: { ingress: true, egress: true } });
+    expect(await written()).toBeGreaterThanOrEqual(1);
+
+    await lab.attachWriter({ ports: [PORT] });
+    expect(await onDevice()).toEqual(DEFAULT_HOOK === 'tcx' ? tcx : clsact);
+    expect(await written()).toBeGreaterThanOrEqual(1);
+    if (DEFAULT_HOOK === 'tc') {
+      const r = await lab.toaBpf(['director', 'attach', '--dev', 'cli0', '--vip', `${ADDR.vip4}:${PORT}`, '--hook', 'tcx']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/this kernel has no tcx \(Linux 6\.6\)/);
+      expect(await onDevice()).toEqual(clsact);
+    }
+  });
+
   it('detach leaves no filter, qdisc, pin or program behind, and plain FullNAT works again', async () => {
     const pinned = (await run(['bpftool', '-j', 'prog', 'show', 'pinned', join(lab.pinDir, 'director/ingress')])).stdout;
     const progId = JSON.parse(pinned).id as number;
@@ -320,6 +371,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
       expect((await lab.exec('director', ['tc', 'filter', 'show', 'dev', 'cli0', dir])).stdout).not.toMatch(/toa_|bpf/);
     }
     expect(await lab.execOk('director', ['tc', 'qdisc', 'show', 'dev', 'cli0'])).not.toMatch(/clsact/);
+    expect((await onDevice()).links).toBe(0);
     expect(existsSync(join(lab.pinDir, 'director'))).toBe(false);
     if (existsSync(lab.pinDir)) expect(readdirSync(lab.pinDir)).not.toContain('director');
     // The kernel frees a detached program after an RCU grace period: give it a few seconds.

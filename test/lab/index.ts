@@ -215,6 +215,24 @@ export class Lab {
     ]);
   }
 
+  /**
+   * Makes client and real server advertise a lower MSS for the VIP path
+   * (route advmss), as the writer's clamp does on the wire, without any eBPF:
+   * the benchmarks' baseline for "the same segment sizes". null removes it.
+   */
+  async routeMss(mss: { v4: number; v6: number } | null): Promise<void> {
+    const routes: [Role, string, string[]][] = [
+      ['client', '-4', [`${ADDR.vip4}/32`, 'via', ADDR.dirClient4]],
+      ['client', '-6', [`${ADDR.vip6}/128`, 'via', ADDR.dirClient6]],
+      ['realserver', '-4', [`${ADDR.lip4}/32`, 'dev', 'eth0']],
+      ['realserver', '-6', [`${ADDR.lip6}/128`, 'dev', 'eth0']],
+    ];
+    for (const [role, fam, route] of routes) {
+      if (mss) await this.execOk(role, ['ip', fam, 'route', 'replace', ...route, 'advmss', String(fam === '-4' ? mss.v4 : mss.v6)]);
+      else await this.exec(role, ['ip', fam, 'route', 'del', route[0]]);
+    }
+  }
+
   /** Runs toa-bpf with this lab's pin directory (in the director's namespace unless told otherwise). */
   toaBpf(args: string[], role: Role = 'director'): Promise<RunResult> {
     return this.exec(role, [TOA_BPF, ...args]);

@@ -43,10 +43,12 @@ describe.skipIf(!built)(`toa-bpf director CLI${built ? '' : ' (skipped: bpf/buil
     [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', '--flows', '99999999999'], /--flows must be a number/],
     [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', '--strip', '2'], /--strip takes an option kind from 3 to 255/],
     [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', '--bogus'], /unknown option '--bogus'/],
+    [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', '--hook', 'xdp'], /unknown --hook 'xdp' \(tcx, tc, auto\)/],
+    [['detach', '--hook', 'tc'], /--hook belong to attach/],
     [['attach', '--dev', 'lo', '--vip'], /option '--vip' needs a value/],
     [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', 'extra'], /unexpected argument 'extra'/],
     [['attach', '--dev', 'x'.repeat(20), '--vip', '198.51.100.100:80'], /bad interface name/],
-    [['status', '--vip', '198.51.100.100:80'], /--vip, --dialect and --flows belong to attach/],
+    [['status', '--vip', '198.51.100.100:80'], /--vip, --dialect, --flows and --hook belong to attach/],
     [['detach', '--json'], /--json belongs to status/],
   ])('usage error: director %j', (args, message) => {
     const r = toaBpf(['director', ...args]);

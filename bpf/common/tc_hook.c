@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Attaching a pair of tc programs by tcx links or clsact filters: see tc_hook.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "tc_hook.h"
+
+/*
+ * tcx arrived in Linux 6.6; the UAPI headers we build against may be older,
+ * so its numbers are spelled out (include/uapi/linux/bpf.h, stable ABI).
+ */
+#define TCX_INGRESS		46	/* BPF_TCX_INGRESS */
+#define TCX_EGRESS		47	/* BPF_TCX_EGRESS */
+#define LINK_TYPE_TCX		11	/* BPF_LINK_TYPE_TCX */
+
+int tc_hook_parse(const char *name)
+{
+	if (!strcmp(name, "auto"))
+		return TC_HOOK_AUTO;
+	if (!strcmp(name, "tcx"))
+		return TC_HOOK_TCX;
+	if (!strcmp(name, "tc"))
+		return TC_HOOK_CLSACT;
+	return -1;
+}
+
+const char *tc_hook_name(int kind)
+{
+	return kind == TC_HOOK_TCX ? "tcx" : kind == TC_HOOK_CLSACT ? "tc" : "auto";
+}
+
+/* The pinned link at path if it is a live tcx link on ifindex at dir, else -1. */
+static int tcx_link_get(const char *path, int ifindex, int dir)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return -1;
+	/* tcx's {ifindex, attach_type} are the first words of the info union (netns's slots in older headers). */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != LINK_TYPE_TCX ||
+	    info.netns.netns_ino != (__u32)ifindex || info.netns.attach_type != (__u32)(dir ? TCX_EGRESS : TCX_INGRESS)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int repin(int fd, const char *path)
+{
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+/* Update our pinned links in place, or create and pin new ones; -EINVAL first when the kernel has no tcx. */
+static int tcx_attach(int ifindex, const int prog_fd[2], const char *const link_pin[2])
+{
+	int fresh[2] = { -1, -1 }, err = 0, d, fd;
+
+	for (d = 0; d < 2 && !err; d++) {
+		fd = tcx_link_get(link_pin[d], ifindex, d);
+		if (fd >= 0) {
+			err = bpf_link_update(fd, prog_fd[d], NULL) ? -errno : 0;
+			close(fd);
+			continue;
+		}
+		fresh[d] = bpf_link_create(prog_fd[d], ifindex, d ? TCX_EGRESS : TCX_INGRESS, NULL);
+		if (fresh[d] < 0)
+			err = -errno;
+	}
+	for (d = 0; d < 2 && !err; d++)
+		if (fresh[d] >= 0)
+			err = repin(fresh[d], link_pin[d]);
+	/* Unpinned links go away with their last fd: a failure leaves no half attachment. */
+	for (d = 0; d < 2; d++)
+		if (fresh[d] >= 0)
+			close(fresh[d]);
+	return err;
+}
+
+static int clsact_detach(int ifindex, bool destroy)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HOOK_HANDLE, .priority = TC_HOOK_PRIO);
+	int err, ret = 0, d;
+
+	for (d = 0; d < 2; d++) {
+		hook.attach_point = d ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		err = bpf_tc_detach(&hook, &opts);
+		if (err && err != -ENOENT && err != -EINVAL)
+			ret = err;
+	}
+	if (destroy) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		err = bpf_tc_hook_destroy(&hook);
+		if (err && err != -ENOENT && err != -EINVAL)
+			ret = err;
+	}
+	return ret;
+}
+
+static int clsact_attach(int ifindex, const int prog_fd[2], bool *created)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HOOK_HANDLE, .priority = TC_HOOK_PRIO,
+		    .flags = BPF_TC_F_REPLACE);
+	int err, d;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	*created = !err;
+	for (d = 0; d < 2 && !err; d++) {
+		hook.attach_point = d ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+		opts.prog_fd = prog_fd[d];
+		opts.prog_id = 0;
+		err = bpf_tc_attach(&hook, &opts);
+	}
+	return err;
+}
+
+int tc_hook_attach(int ifindex, const char *dev, const int prog_fd[2], const char *const link_pin[2],
+		   int *kind, bool *clsact_created)
+{
+	int err;
+
+	*clsact_created = false;
+	if (*kind != TC_HOOK_CLSACT) {
+		err = tcx_attach(ifindex, prog_fd, link_pin);
+		if (!err) {
+			*kind = TC_HOOK_TCX;
+			/* Moved from clsact: our old filters go (the qdisc is the caller's call). */
+			clsact_detach(ifindex, false);
+			return 0;
+		}
+		if (err != -EINVAL || *kind == TC_HOOK_TCX) {
+			if (err == -EINVAL)
+				fprintf(stderr, "attaching by tcx to %s failed: this kernel has no tcx (Linux 6.6); "
+					"--hook tc uses a clsact qdisc\n", dev);
+			else
+				fprintf(stderr, "attaching by tcx to %s failed: %s\n", dev, strerror(-err));
+			return err;
+		}
+	}
+	err = clsact_attach(ifindex, prog_fd, clsact_created);
+	if (err) {
+		fprintf(stderr, "attaching the tc filters to %s failed: %s\n", dev, strerror(-err));
+		if (*clsact_created)
+			clsact_detach(ifindex, true);
+		*clsact_created = false;
+		return err;
+	}
+	*kind = TC_HOOK_CLSACT;
+	/* Moved from tcx: dropping the pins detaches the links. */
+	unlink(link_pin[0]);
+	unlink(link_pin[1]);
+	return 0;
+}
+
+int tc_hook_detach(int ifindex, const char *const link_pin[2], bool destroy_clsact)
+{
+	int ret = 0, d;
+
+	for (d = 0; link_pin && d < 2; d++)
+		if (unlink(link_pin[d]) && errno != ENOENT)
+			ret = -errno;
+	if (ifindex > 0) {
+		int err = clsact_detach(ifindex, destroy_clsact);
+
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
+bool tc_hook_present(int ifindex, int kind, const char *link_pin, int dir)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HOOK_HANDLE, .priority = TC_HOOK_PRIO);
+	int fd;
+
+	if (kind == TC_HOOK_TCX) {
+		fd = tcx_link_get(link_pin, ifindex, dir);
+		if (fd < 0)
+			return false;
+		close(fd);
+		return true;
+	}
+	hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
+	return !bpf_tc_query(&hook, &opts);
+}
+
