@@ -61,12 +61,8 @@ struct {
 	__type(value, struct director_flow);
 } flows SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, DC_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+#define TOA_COUNTERS_MAX	DC_MAX
+#include "counters.bpf.h"
 
 /* Not used by the programs: the loader's record of the attachment, pinned beside them. */
 struct {
@@ -125,19 +121,6 @@ struct seg {
 	__u8 family;
 	__u8 ip_opts;		/* IPv4 header longer than 20 bytes */
 };
-
-static __always_inline void add(__u32 idx, __u64 n)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v)
-		*v += n;
-}
-
-static __always_inline void count(__u32 idx)
-{
-	add(idx, 1);
-}
 
 /*
  * Helper sizes: n (known at run time to be in [1, mask + 1]) in a form every

@@ -57,12 +57,8 @@ struct {
 	__type(value, __u8);
 } trust6 SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RS_C_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} counters SEC(".maps");
+#define TOA_COUNTERS_MAX	RS_C_MAX
+#include "counters.bpf.h"
 
 /* Written by the loader only (status reads it back); programs never touch it. */
 struct {
@@ -71,14 +67,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rs_config);
 } config SEC(".maps");
-
-static __always_inline void count(__u32 idx)
-{
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-	if (v)
-		(*v)++;
-}
 
 /* Is the socket's peer (the segment's source) in the trust list? */
 static __always_inline int trusted(struct bpf_sock_ops *skops)
@@ -192,6 +180,19 @@ static __always_inline void save_record(struct bpf_sock_ops *skops, const struct
 		count(RS_C_STORAGE_FAIL);
 }
 
+/* Parse a trusted segment, count what it held, and save the record when it held a TOA. */
+static __always_inline int take_toa(struct bpf_sock_ops *skops)
+{
+	struct toa_addr a = {};
+	int st = parse_segment(skops, &a);
+
+	count(RS_C_SEGMENTS);
+	count(RS_C_STATUS + (st & 7));
+	if (st == TOA_OK)
+		save_record(skops, &a);
+	return st;
+}
+
 static __always_inline void stop_looking(struct bpf_sock_ops *skops)
 {
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
@@ -205,7 +206,6 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct toa_addr a = {};
 	struct rs_pending *p;
-	int st;
 
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
@@ -215,13 +215,8 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 			count(RS_C_UNTRUSTED_TOA);
 		return;
 	}
-	st = parse_segment(skops, &a);
-	count(RS_C_SEGMENTS);
-	count(RS_C_STATUS + (st & 7));
-	if (st == TOA_OK) {
-		save_record(skops, &a);
+	if (take_toa(skops) == TOA_OK)
 		return;
-	}
 	/* Not here: look at the next few segments, then stop. */
 	if (!skops->sk)
 		return;
@@ -238,9 +233,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 /* A later segment of a connection still without a record. */
 static __always_inline void on_segment(struct bpf_sock_ops *skops)
 {
-	struct toa_addr a = {};
 	struct rs_pending *p;
-	int st;
 
 	if (!skops->sk)
 		return;
@@ -248,11 +241,7 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	p = bpf_sk_storage_get(&pending, skops->sk, NULL, 0);
 	if (!p)
 		return;
-	st = parse_segment(skops, &a);
-	count(RS_C_SEGMENTS);
-	count(RS_C_STATUS + (st & 7));
-	if (st == TOA_OK) {
-		save_record(skops, &a);
+	if (take_toa(skops) == TOA_OK) {
 		count(RS_C_LATE);
 		stop_looking(skops);
 		return;

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createLab, labUnavailable, run, type Lab, type TcpSegment } from '../lab/index.js';
+import { ADDR, createLab, labUnavailable, run, tcpOptions, type Lab, type TcpOption, type TcpSegment } from '../lab/index.js';
 import { pattern } from '../lab/pattern.js';
 import { craft, ensureCraft, toaHex } from '../tools/craft.js';
 
@@ -21,23 +21,8 @@ const [major, minor] = release().split('.').map(Number);
 const DEFAULT_HOOK = major > 6 || (major === 6 && minor >= 6) ? 'tcx' : 'tc';
 
 /** TOA-kind options in an options area: kind, length and body, walking as a receiver would. */
-function toaOptions(opts: Uint8Array): { kind: number; len: number; body: Buffer }[] {
-  const out: { kind: number; len: number; body: Buffer }[] = [];
-  for (let i = 0; i < opts.length; ) {
-    const kind = opts[i];
-    if (kind === 0) break;
-    if (kind === 1) {
-      i++;
-      continue;
-    }
-    const len = opts[i + 1];
-    if (!len || len < 2) break;
-    if (kind === 254 || kind === 253 || kind === 200 || (kind === 28 && len !== 4)) {
-      out.push({ kind, len, body: Buffer.from(opts.subarray(i + 2, i + len)) });
-    }
-    i += len;
-  }
-  return out;
+function toaOptions(opts: Uint8Array): TcpOption[] {
+  return tcpOptions(opts).filter((o) => o.kind === 254 || o.kind === 253 || o.kind === 200 || (o.kind === 28 && o.len !== 4));
 }
 
 /** The body a writer puts in for addr:port in a port-carrying dialect. */
@@ -56,6 +41,20 @@ function connection(segs: TcpSegment[], lport: number) {
   const fromServer = segs.filter((s) => s.sport === PORT && s.dport === lport);
   const synack = fromServer.find((s) => s.flags.syn && s.flags.ack);
   return { fromClient, fromServer, isnPlus1: synack ? (synack.seq + 1) >>> 0 : undefined };
+}
+
+/** A 10 MB upload and a 10 MB download through the VIP, captured at the real server; both checked byte-exact. */
+async function upAndDown10MB(lab: Lab, vip: string) {
+  const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+  const [up] = await lab.httpClient(['--url', `http://${vip}:${PORT}/`, '--post-bytes', String(MB10)]);
+  const [down] = await lab.httpClient(['--url', `http://${vip}:${PORT}/bytes/${MB10}`, '--expect-bytes', String(MB10)]);
+  const segs = await cap.stop();
+  expect(up.error).toBeUndefined();
+  expect(up.body.bodyBytes).toBe(MB10);
+  expect(up.body.bodySha256).toBe(createHash('sha256').update(pattern(0, MB10)).digest('hex'));
+  expect(down.error).toBeUndefined();
+  expect(down.bytes).toBe(MB10);
+  return { up, down, segs };
 }
 
 describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, () => {
@@ -166,15 +165,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     ['IPv6', `[${ADDR.vip6}]`, ADDR.client6],
   ])('%s: a 10 MB request body (TOA in every segment, fast path) and a 10 MB response arrive byte-exact, every checksum right', async (_n, vip, client) => {
     const before = await counters();
-    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
-    const [up] = await lab.httpClient(['--url', `http://${vip}:${PORT}/`, '--post-bytes', String(MB10)]);
-    const [down] = await lab.httpClient(['--url', `http://${vip}:${PORT}/bytes/${MB10}`, '--expect-bytes', String(MB10)]);
-    const segs = await cap.stop();
-    expect(up.error).toBeUndefined();
-    expect(up.body.bodyBytes).toBe(MB10);
-    expect(up.body.bodySha256).toBe(createHash('sha256').update(pattern(0, MB10)).digest('hex'));
-    expect(down.error).toBeUndefined();
-    expect(down.bytes).toBe(MB10);
+    const { up, segs } = await upAndDown10MB(lab, vip);
 
     expect(segs.length).toBeGreaterThan(1000); // tcpdump may drop some under load
     expect(segs.filter((s) => s.tcpChecksumOk !== true || s.ipChecksumOk === false)).toEqual([]);
@@ -418,15 +409,7 @@ describe.skipIf(why)(`director TOA writer with checksum offload on${why ? ` (ski
     ['IPv6', `[${ADDR.vip6}]`, ADDR.client6],
   ])('%s: TOA in every upload segment, 10 MB up and down byte-exact, every segment checksummed right', async (_n, vip, client) => {
     const before = (await lab.writerStatus()).counters;
-    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
-    const [up] = await lab.httpClient(['--url', `http://${vip}:${PORT}/`, '--post-bytes', String(MB10)]);
-    const [down] = await lab.httpClient(['--url', `http://${vip}:${PORT}/bytes/${MB10}`, '--expect-bytes', String(MB10)]);
-    const segs = await cap.stop();
-    expect(up.error).toBeUndefined();
-    expect(up.body.bodyBytes).toBe(MB10);
-    expect(up.body.bodySha256).toBe(createHash('sha256').update(pattern(0, MB10)).digest('hex'));
-    expect(down.error).toBeUndefined();
-    expect(down.bytes).toBe(MB10);
+    const { up, segs } = await upAndDown10MB(lab, vip);
     // What the director sent (the real server's own segments leave with their sums still to compute).
     const fromDirector = segs.filter((s) => s.dport === PORT);
     expect(fromDirector.length).toBeGreaterThan(1000); // tcpdump may drop some under load

@@ -18,7 +18,8 @@ import { Cgroup, cgroup2Mount, inCgroup } from './cgroup.js';
 import { inNetns, Proc, run, runOk, type RunResult } from './run.js';
 
 export { ADDR, endpoint, extraClient4, extraClient6 } from './addresses.js';
-export type { TcpSegment } from './pcap.js';
+export type { TcpOption, TcpSegment } from './pcap.js';
+export { tcpOptions } from './pcap.js';
 export { Capture } from './capture.js';
 export { Proc, run, runOk } from './run.js';
 

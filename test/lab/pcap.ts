@@ -146,7 +146,16 @@ function fold(s: number): number {
   return s;
 }
 
-function findMss(opts: Uint8Array): number | undefined {
+/** One TCP option: kind, length byte and body (NOP and EOL are not listed). */
+export interface TcpOption {
+  kind: number;
+  len: number;
+  body: Buffer;
+}
+
+/** The options of an options area, walked as a receiver walks them: stops at EOL or a malformed length. */
+export function tcpOptions(opts: Uint8Array): TcpOption[] {
+  const out: TcpOption[] = [];
   for (let i = 0; i < opts.length; ) {
     const kind = opts[i];
     if (kind === 0) break;
@@ -156,10 +165,15 @@ function findMss(opts: Uint8Array): number | undefined {
     }
     const len = opts[i + 1];
     if (!len || len < 2) break;
-    if (kind === 2 && len === 4) return (opts[i + 2] << 8) | opts[i + 3];
+    out.push({ kind, len, body: Buffer.from(opts.subarray(i + 2, i + len)) });
     i += len;
   }
-  return undefined;
+  return out;
+}
+
+function findMss(opts: Uint8Array): number | undefined {
+  const mss = tcpOptions(opts).find((o) => o.kind === 2 && o.len === 4);
+  return mss ? mss.body.readUInt16BE(0) : undefined;
 }
 
 /** True when the segment belongs to the connection from src:sport (either direction). */

@@ -9,11 +9,11 @@
 //   tsx test/tools/kernel-5.10.ts SCRIPT.sh       also run SCRIPT.sh in the guest
 //                                                 (exit status: the script's)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runGuest } from '../vm/guest.js';
-import { cacheRoot, type Kernel } from '../vm/kernels.js';
+import { cacheRoot, unpackPackages, type Kernel } from '../vm/kernels.js';
 
 const aptRoot = join(cacheRoot, 'apt-bullseye');
 
@@ -67,25 +67,7 @@ export function fetchKernel510(log: (s: string) => void = () => {}): Kernel {
   const opts = aptOptions();
   const { release, pkg } = choose(opts);
   const dir = join(cacheRoot, release);
-  if (!existsSync(join(dir, '.complete'))) {
-    log(`downloading ${pkg}`);
-    const dl = join(cacheRoot, `.dl-${process.pid}`);
-    const tmp = `${dir}.tmp-${process.pid}`;
-    rmSync(dl, { recursive: true, force: true });
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(dl, { recursive: true });
-    mkdirSync(tmp, { recursive: true });
-    try {
-      execFileSync('apt-get', [...opts, 'download', '-qq', pkg], { cwd: dl, stdio: ['ignore', 'ignore', 'inherit'] });
-      for (const deb of readdirSync(dl).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg-deb', ['-x', join(dl, deb), tmp]);
-      writeFileSync(join(tmp, '.complete'), `${pkg}\n`);
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(tmp, dir);
-    } finally {
-      rmSync(dl, { recursive: true, force: true });
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  }
+  unpackPackages(dir, [pkg], opts, log);
   const k = {
     series: '5.10' as Kernel['series'], // not one of the harness's series: only used in messages
     release,

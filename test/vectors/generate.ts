@@ -8,17 +8,9 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+import type { DialectName as Dialect, ParseVector as ParseCase, RecordVector as RecordCase, VectorExpect as Expect } from './vectors.js';
+
 type Bytes = number[];
-type Dialect = 'v4' | 'v6' | 'v6-ali' | 'v4-253' | 'v4-200' | 'cdn' | 'cdn6';
-type Expect =
-  | { status: 'ok'; dialect: Dialect; family: 4 | 6; address: string; port: number }
-  | { status: 'absent' | 'length' | 'truncated' | 'short' | 'after_eol' | 'multiple' | 'version' };
-interface ParseCase {
-  name: string;
-  hex: string;
-  accept?: Dialect[];
-  expect: Expect;
-}
 
 const ALL: Dialect[] = ['v4', 'v6', 'v6-ali', 'v4-253', 'v4-200', 'cdn', 'cdn6'];
 
@@ -262,23 +254,6 @@ function encodeCases() {
     e('cdn', C4, 0, cdn(C4)),
     e('cdn6', C6, 0, cdn6(C6)),
   ];
-}
-
-interface RecordCase {
-  name: string;
-  hex: string;
-  record: {
-    version: number;
-    family: 4 | 6;
-    dialect: Dialect;
-    address: string;
-    port: number;
-    peerFamily: 4 | 6;
-    peerAddress: string;
-    peerPort: number;
-    nat64: boolean;
-    rewritten: boolean;
-  };
 }
 
 function recordCases(): RecordCase[] {

@@ -1,7 +1,8 @@
 // Typed access to toa-options.json for the tests that check a parser against it.
 import { readFileSync } from 'node:fs';
+import type { DialectName, ToaRecord } from '../../node-toa/src/wire.js';
 
-export type DialectName = 'v4' | 'v6' | 'v6-ali' | 'v4-253' | 'v4-200' | 'cdn' | 'cdn6';
+export type { DialectName };
 
 export interface VectorDialect {
   name: DialectName;
@@ -34,18 +35,8 @@ export interface EncodeVector {
 export interface RecordVector {
   name: string;
   hex: string;
-  record: {
-    version: number;
-    family: 4 | 6;
-    dialect: DialectName;
-    address: string;
-    port: number;
-    peerFamily: 4 | 6;
-    peerAddress: string;
-    peerPort: number;
-    nat64: boolean;
-    rewritten: boolean;
-  };
+  /** The record decoded (the shape node-toa's decodeRecord returns). */
+  record: ToaRecord;
 }
 
 export interface Vectors {

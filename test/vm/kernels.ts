@@ -131,31 +131,45 @@ export function fetchKernel(series: Series, log: (s: string) => void = () => {})
     log(`apt-cache failed (${(e as Error).message}); using cached ${hit}`);
     return kernelAt(series, hit);
   }
-  const dir = join(cacheRoot, choice.release);
-  if (!existsSync(join(dir, '.complete'))) {
-    log(`downloading ${choice.packages.join(' ')}`);
-    const dl = join(cacheRoot, `.dl-${process.pid}`);
-    const tmp = `${dir}.tmp-${process.pid}`;
+  unpackPackages(join(cacheRoot, choice.release), choice.packages, ['-o', 'APT::Sandbox::User=root'], log, (tmp) => {
+    relinkAbsolute(tmp);
+    relativeHeaderInclude(tmp);
+  });
+  return kernelAt(series, choice.release);
+}
+
+/**
+ * Downloads Debian packages with apt-get (aptArgs: extra options, such as
+ * another sources list) and unpacks them into dir once: the work happens in a
+ * temporary folder renamed into place, so a half-done unpack is never taken
+ * for a complete one.
+ */
+export function unpackPackages(
+  dir: string,
+  packages: string[],
+  aptArgs: string[],
+  log: (s: string) => void,
+  fixup: (tmp: string) => void = () => {},
+): void {
+  if (existsSync(join(dir, '.complete'))) return;
+  log(`downloading ${packages.join(' ')}`);
+  const dl = join(cacheRoot, `.dl-${process.pid}`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(dl, { recursive: true, force: true });
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(dl, { recursive: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    execFileSync('apt-get', [...aptArgs, 'download', '-qq', ...packages], { cwd: dl, stdio: ['ignore', 'ignore', 'inherit'] });
+    for (const deb of readdirSync(dl).filter((f) => f.endsWith('.deb'))) execFileSync('dpkg-deb', ['-x', join(dl, deb), tmp]);
+    fixup(tmp);
+    writeFileSync(join(tmp, '.complete'), packages.join('\n') + '\n');
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(tmp, dir);
+  } finally {
     rmSync(dl, { recursive: true, force: true });
     rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(dl, { recursive: true });
-    mkdirSync(tmp, { recursive: true });
-    try {
-      execFileSync('apt-get', ['download', '-qq', '-o', 'APT::Sandbox::User=root', ...choice.packages], { cwd: dl, stdio: ['ignore', 'ignore', 'inherit'] });
-      for (const deb of readdirSync(dl).filter((f) => f.endsWith('.deb'))) {
-        execFileSync('dpkg-deb', ['-x', join(dl, deb), tmp]);
-      }
-      relinkAbsolute(tmp);
-      relativeHeaderInclude(tmp);
-      writeFileSync(join(tmp, '.complete'), choice.packages.join('\n') + '\n');
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(tmp, dir);
-    } finally {
-      rmSync(dl, { recursive: true, force: true });
-      rmSync(tmp, { recursive: true, force: true });
-    }
   }
-  return kernelAt(series, choice.release);
 }
 
 function kernelAt(series: Series, release: string): Kernel {
