@@ -26,7 +26,7 @@ async function connRate(lab: Lab, port: number, seconds: number): Promise<number
 }
 
 export async function benchRealserver(opts: { rounds?: number; seconds?: number } = {}): Promise<Row[]> {
-  const rounds = opts.rounds ?? 5;
+  const rounds = opts.rounds ?? 9;
   const seconds = opts.seconds ?? 3;
   const loop = join(REPO_ROOT, 'test/bench/build/accept-loop');
   if (!existsSync(loop)) execFileSync('make', ['-s', '-C', join(REPO_ROOT, 'test/bench')], { stdio: 'inherit' });

@@ -54,14 +54,25 @@ function fmt(x: number): string {
   return x.toFixed(x < 10 ? 2 : 0);
 }
 
-/** The printed table: raw medians and the ratio feature/baseline. */
+/** Per-round ratios (rounds ran interleaved, so round i of each side shared the machine's mood): lowest and highest. */
+function roundRange(r: Row): string {
+  const s = r.samples;
+  if (!s || s.baseline.length < 2 || s.baseline.length !== s.feature.length) return '';
+  const ratios = s.feature.map((f, i) => f / s.baseline[i]);
+  return `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`;
+}
+
+/** The printed table: raw medians, the ratio of the medians feature/baseline, and the spread of per-round ratios. */
 export function table(title: string, rows: Row[]): string {
   const w = Math.max(46, ...rows.map((r) => r.name.length));
-  const lines = [`\n${title}`, `${'measure'.padEnd(w)} ${'baseline'.padStart(12)} ${'with'.padStart(12)}  ${'ratio'.padStart(6)}  goal`];
+  const lines = [
+    `\n${title}`,
+    `${'measure'.padEnd(w)} ${'baseline'.padStart(12)} ${'with'.padStart(12)}  ${'ratio'.padStart(6)}  ${'rounds'.padStart(9)}  goal`,
+  ];
   for (const r of rows) {
     const ratio = r.feature / r.baseline;
     lines.push(
-      `${r.name.padEnd(w)} ${`${fmt(r.baseline)} ${r.unit}`.padStart(12)} ${`${fmt(r.feature)} ${r.unit}`.padStart(12)}  ${ratio.toFixed(3).padStart(6)}  ${r.goal ?? ''}`,
+      `${r.name.padEnd(w)} ${`${fmt(r.baseline)} ${r.unit}`.padStart(12)} ${`${fmt(r.feature)} ${r.unit}`.padStart(12)}  ${ratio.toFixed(3).padStart(6)}  ${roundRange(r).padStart(9)}  ${r.goal ?? ''}`,
     );
   }
   return lines.join('\n');
