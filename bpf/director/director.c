@@ -227,6 +227,9 @@ static int read_info(const struct toa_global *g, struct director_info *info)
 		return fd;
 	err = bpf_map_lookup_elem(fd, &key, info) ? -errno : 0;
 	close(fd);
+	/* State pinned before tcx support has 0 there: it was attached by clsact. */
+	if (!err && info->hook != TC_HOOK_TCX)
+		info->hook = TC_HOOK_CLSACT;
 	return err;
 }
 
