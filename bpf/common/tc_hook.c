@@ -125,8 +125,8 @@ static int clsact_attach(int ifindex, const int prog_fd[2], bool *created)
 	return err;
 }
 
-int tc_hook_attach(int ifindex, const char *dev, const int prog_fd[2], const char *const link_pin[2],
-		   int *kind, bool *clsact_created)
+int tc_hook_attach(const char *who, int ifindex, const char *dev, const int prog_fd[2],
+		   const char *const link_pin[2], int *kind, bool *clsact_created)
 {
 	int err;
 
@@ -141,16 +141,16 @@ int tc_hook_attach(int ifindex, const char *dev, const int prog_fd[2], const cha
 		}
 		if (err != -EINVAL || *kind == TC_HOOK_TCX) {
 			if (err == -EINVAL)
-				fprintf(stderr, "attaching by tcx to %s failed: this kernel has no tcx (Linux 6.6); "
-					"--hook tc uses a clsact qdisc\n", dev);
+				fprintf(stderr, "%s: attaching by tcx to %s failed: this kernel has no tcx (Linux 6.6); "
+					"--hook tc uses a clsact qdisc\n", who, dev);
 			else
-				fprintf(stderr, "attaching by tcx to %s failed: %s\n", dev, strerror(-err));
+				fprintf(stderr, "%s: attaching by tcx to %s failed: %s\n", who, dev, strerror(-err));
 			return err;
 		}
 	}
 	err = clsact_attach(ifindex, prog_fd, clsact_created);
 	if (err) {
-		fprintf(stderr, "attaching the tc filters to %s failed: %s\n", dev, strerror(-err));
+		fprintf(stderr, "%s: attaching the tc filters to %s failed: %s\n", who, dev, strerror(-err));
 		if (*clsact_created)
 			clsact_detach(ifindex, true);
 		*clsact_created = false;

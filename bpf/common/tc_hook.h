@@ -36,10 +36,11 @@ const char *tc_hook_name(int kind);
  * egress of ifindex. For tcx the links are pinned at link_pin[0..1] (an
  * existing pinned link is updated to the new program, atomically). *kind
  * in: the wish; out: what was used. *clsact_created: set when this call
- * created the clsact qdisc. 0 or -errno, with a message on stderr.
+ * created the clsact qdisc. 0 or -errno, with a message on stderr that
+ * starts with who.
  */
-int tc_hook_attach(int ifindex, const char *dev, const int prog_fd[2], const char *const link_pin[2],
-		   int *kind, bool *clsact_created);
+int tc_hook_attach(const char *who, int ifindex, const char *dev, const int prog_fd[2],
+		   const char *const link_pin[2], int *kind, bool *clsact_created);
 
 /*
  * Take our programs off ifindex: the tcx links (by removing their pins; the

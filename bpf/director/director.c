@@ -380,7 +380,7 @@ static int cmd_attach(const struct toa_global *g)
 		int prog_fds[2] = { bpf_program__fd(obj->progs.toa_ingress), bpf_program__fd(obj->progs.toa_egress) };
 
 		hook = env.hook;
-		err = tc_hook_attach(ifindex, env.dev, prog_fds, links, &hook, &created);
+		err = tc_hook_attach(PROG, ifindex, env.dev, prog_fds, links, &hook, &created);
 		if (err)
 			goto cleanup;
 	}
