@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import { ADDR, createLab, REPO_ROOT, type Lab } from '../lab/index.js';
+import { connRate } from './conn-rate.js';
 import { interleaved, interleavedN, row, type Row } from './stats.js';
 
 const HTTP_PORT = 8080;
@@ -20,16 +21,6 @@ const CLAMPED_MSS = { v4: 1460 - 8, v6: 1440 - 20 };
 export interface DirectorBenchOptions {
   rounds?: number;
   seconds?: number;
-}
-
-/** wrk against the VIP from the client: requests (= connections) per second. */
-async function connRate(lab: Lab, seconds: number): Promise<number> {
-  const out = await lab.execOk('client', [
-    'wrk', '-t1', '-c32', `-d${seconds}s`, '-H', 'Connection: close', `http://${ADDR.vip4}:${HTTP_PORT}/`,
-  ], { timeoutMs: (seconds + 30) * 1000 });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  if (!m) throw new Error(`wrk printed no rate:\n${out}`);
-  return Number(m[1]);
 }
 
 /** iperf3 through the VIP: bits per second received, upload (client sends) or download. */
@@ -66,7 +57,7 @@ export async function benchDirector(opts: DirectorBenchOptions = {}): Promise<Ro
         await lab.routeMss(null);
       }
     };
-    const conn = await interleaved(rounds, () => connRate(lab, seconds), () => attached(() => connRate(lab, seconds)));
+    const conn = await interleaved(rounds, () => connRate(lab, HTTP_PORT, seconds), () => attached(() => connRate(lab, HTTP_PORT, seconds)));
     const rows = [row('director: connections/s (wrk, Connection: close)', 'c/s', 'higher', conn, '>= 0.95')];
     for (const download of [false, true]) {
       const what = download ? 'bulk download (iperf3 -R)' : 'bulk upload (iperf3, TOA in every segment)';

@@ -10,20 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADDR, createLab, REPO_ROOT, type Lab } from '../lab/index.js';
+import { createLab, REPO_ROOT } from '../lab/index.js';
+import { connRate } from './conn-rate.js';
 import { interleaved, row, table, type Row } from './stats.js';
 
 const C_PORT = 8080;
 const NODE_PORT = 80;
-
-async function connRate(lab: Lab, port: number, seconds: number): Promise<number> {
-  const out = await lab.execOk('client', [
-    'wrk', '-t1', '-c32', `-d${seconds}s`, '-H', 'Connection: close', `http://${ADDR.vip4}:${port}/`,
-  ], { timeoutMs: (seconds + 30) * 1000 });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  if (!m) throw new Error(`wrk printed no rate:\n${out}`);
-  return Number(m[1]);
-}
 
 export async function benchRealserver(opts: { rounds?: number; seconds?: number } = {}): Promise<Row[]> {
   const rounds = opts.rounds ?? 9;
