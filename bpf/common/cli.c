@@ -408,3 +408,10 @@ void toa_setup_libbpf_log(bool verbose)
 	libbpf_verbose = verbose;
 	libbpf_set_print(libbpf_print);
 }
+
+int toa_repin(int fd, const char *path)
+{
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return bpf_obj_pin(fd, path) ? -errno : 0;
+}

@@ -81,6 +81,9 @@ int toa_sub_path(const struct toa_global *g, const char *sub, const char *name, 
  * why it failed under r's name when r is set; quiet for callers probing.
  */
 int toa_open_pinned(const struct toa_role *r, const struct toa_global *g, const char *sub, const char *name);
+
+/* Pins fd's object at path, replacing whatever was pinned there. 0 or -errno. */
+int toa_repin(int fd, const char *path);
 /* A JSON string on stdout: quotes, backslashes and control bytes escaped. */
 void toa_json_str(const char *s);
 /*

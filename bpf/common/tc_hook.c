@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "cli.h"
 #include "tc_hook.h"
 
 /*
@@ -51,13 +52,6 @@ static int tcx_link_get(const char *path, int ifindex, int dir)
 	return fd;
 }
 
-static int repin(int fd, const char *path)
-{
-	if (unlink(path) && errno != ENOENT)
-		return -errno;
-	return bpf_obj_pin(fd, path) ? -errno : 0;
-}
-
 /* Update our pinned links in place, or create and pin new ones; -EINVAL first when the kernel has no tcx. */
 static int tcx_attach(int ifindex, const int prog_fd[2], const char *const link_pin[2])
 {
@@ -76,7 +70,7 @@ static int tcx_attach(int ifindex, const int prog_fd[2], const char *const link_
 	}
 	for (d = 0; d < 2 && !err; d++)
 		if (fresh[d] >= 0)
-			err = repin(fresh[d], link_pin[d]);
+			err = toa_repin(fresh[d], link_pin[d]);
 	/* Unpinned links go away with their last fd: a failure leaves no half attachment. */
 	for (d = 0; d < 2; d++)
 		if (fresh[d] >= 0)

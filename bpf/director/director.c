@@ -70,8 +70,8 @@ static struct env {
 	__u32 flows;
 	int hook;		/* enum tc_hook_kind */
 	__u8 strip[32];
-	bool dialect_seen[2];
-	bool hook_seen;	/* per client family: IPv4, IPv6 */
+	bool dialect_seen[2];	/* per client family: IPv4, IPv6 */
+	bool hook_seen;
 	struct toa_opts opts;	/* --pin-dir, --json, --verbose */
 } env = {
 	.dialect_v4 = TOA_D_V4,
@@ -99,7 +99,6 @@ static const char *const counter_names[DC_MAX] = DIRECTOR_COUNTER_NAMES;
 static const char *const pin_names[] = { "ingress", "egress", "vips", "flows", "counters", "info" };
 /* tcx links (when attached by tcx): removing these pins detaches. */
 static const char *const link_names[2] = { "link_ingress", "link_egress" };
-
 
 static void print_usage(FILE *f)
 {
@@ -272,14 +271,6 @@ static void explain_load_failure(int err)
 		"global functions (5.6) and __sk_buff.gso_size (5.7); run with -v for the verifier's log\n");
 }
 
-/* Replaces whatever is pinned at path with fd's object. */
-static int repin(int fd, const char *path)
-{
-	if (unlink(path) && errno != ENOENT)
-		return -errno;
-	return bpf_obj_pin(fd, path) ? -errno : 0;
-}
-
 /* A pinned map of this object's shape that attach can keep (flow state, counters), or -1. */
 static int reusable_map(const char *path, struct bpf_map *want)
 {
@@ -417,7 +408,7 @@ static int cmd_attach(const struct toa_global *g)
 		for (i = 0; i < (int)(sizeof(fds) / sizeof(fds[0])); i++) {
 			err = pin_path(g, pin_names[i], path, sizeof(path));
 			if (!err)
-				err = repin(fds[i], path);
+				err = toa_repin(fds[i], path);
 			if (err) {
 				fprintf(stderr, PROG ": pinning '%s' failed: %s\n", path, strerror(-err));
 				goto cleanup;
