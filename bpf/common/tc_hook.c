@@ -71,10 +71,14 @@ static int tcx_attach(int ifindex, const int prog_fd[2], const char *const link_
 	for (d = 0; d < 2 && !err; d++)
 		if (fresh[d] >= 0)
 			err = toa_repin(fresh[d], link_pin[d]);
-	/* Unpinned links go away with their last fd: a failure leaves no half attachment. */
-	for (d = 0; d < 2; d++)
-		if (fresh[d] >= 0)
-			close(fresh[d]);
+	/* Unpinned links go away with their last fd: a failure leaves no new link attached. */
+	for (d = 0; d < 2; d++) {
+		if (fresh[d] < 0)
+			continue;
+		if (err)
+			unlink(link_pin[d]);
+		close(fresh[d]);
+	}
 	return err;
 }
 
@@ -109,7 +113,8 @@ static int clsact_attach(int ifindex, const int prog_fd[2], bool *created)
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
-	*created = !err;
+	*created = !err;	/* an existing clsact qdisc (ours from before, or another tool's) is used as it is */
+	err = 0;
 	for (d = 0; d < 2 && !err; d++) {
 		hook.attach_point = d ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 		opts.prog_fd = prog_fd[d];

@@ -337,6 +337,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     };
 
     await lab.attachWriter({ ports: [PORT], extraArgs: ['--hook', 'tc'] });
+    await lab.attachWriter({ ports: [PORT], extraArgs: ['--hook', 'tc'] });
     expect(await onDevice()).toEqual(clsact);
     expect(await lab.writerStatus()).toMatchObject({ hook: 'tc', clsact_created: true, filters: { ingress: true, egress: true } });
     expect(await written()).toBeGreaterThanOrEqual(1);
@@ -349,6 +350,29 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/this kernel has no tcx \(Linux 6\.6\)/);
       expect(await onDevice()).toEqual(clsact);
+    }
+  });
+
+  it('--hook tc on a clsact qdisc another tool made: uses it, and detach leaves it and its filters', async () => {
+    await lab.detachWriter();
+    await lab.execOk('director', ['tc', 'qdisc', 'add', 'dev', 'cli0', 'clsact']);
+    // Theirs, behind ours (pref 9): a u32 filter that matches every packet and passes it on.
+    await lab.execOk('director', ['tc', 'filter', 'add', 'dev', 'cli0', 'ingress', 'pref', '9', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0']);
+    try {
+      await lab.attachWriter({ ports: [PORT], extraArgs: ['--hook', 'tc'] });
+      expect(await lab.writerStatus()).toMatchObject({ hook: 'tc', clsact_created: false, filters: { ingress: true, egress: true } });
+      const before = (await counters()).written_v4;
+      const [r] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`]);
+      expect(r.error).toBeUndefined();
+      expect((await counters()).written_v4).toBeGreaterThan(before);
+      await lab.detachWriter();
+      expect(await lab.execOk('director', ['tc', 'qdisc', 'show', 'dev', 'cli0'])).toMatch(/clsact/);
+      const ingress = await lab.execOk('director', ['tc', 'filter', 'show', 'dev', 'cli0', 'ingress']);
+      expect(ingress).toMatch(/pref 9 u32/);
+      expect(ingress).not.toMatch(/toa_/);
+    } finally {
+      await lab.exec('director', ['tc', 'qdisc', 'del', 'dev', 'cli0', 'clsact']);
+      await lab.attachWriter({ ports: [PORT] });
     }
   });
 
