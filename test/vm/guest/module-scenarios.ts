@@ -15,6 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { decodeRecord, delta, dmesgTail, dropKernelRsts, insmod, KO, loaded, rmmod, send, SEND, stats, toaHex, v6Full } from './common.js';
 import { MODULE_SCENARIOS } from './names.js';
@@ -318,6 +319,22 @@ async function main(): Promise<void> {
     });
     // Without a writer the rest of part two cannot run; the host test reports those as not run.
     if (!results['director writer: attaches on cli0'].ok) throw new SkipRest();
+    await scenario('director writer: by tcx links from Linux 6.6, by clsact filters before; --hook tcx on an older kernel says why', async () => {
+      const [major, minor] = release().split('.').map(Number);
+      const tcx = major > 6 || (major === 6 && minor >= 6);
+      const st = await lab.writerStatus();
+      assert.equal(st.hook, tcx ? 'tcx' : 'tc');
+      assert.equal(st.clsact_created, !tcx);
+      assert.deepEqual(st.filters, { ingress: true, egress: true });
+      if (!tcx) {
+        const r = await lab.toaBpf(['director', 'attach', '--dev', 'cli0', '--vip', `${ADDR.vip4}:80`, '--hook', 'tcx']);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /this kernel has no tcx \(Linux 6\.6\)/);
+        // The attachment before it is untouched.
+        assert.deepEqual((await lab.writerStatus()).filters, { ingress: true, egress: true });
+      }
+      return { hook: st.hook };
+    });
     await lab.startPeerEcho({ port: 80 });
     await lab.startPeerEcho({ port: 8080, host: '0.0.0.0' });
     const recB = lab.spawn('realserver', [process.execPath, '--import', 'tsx', join(HERE, 'record-server.ts'), '--port', '443']);

@@ -17,6 +17,7 @@ export const MODULE_SCENARIOS: string[] = [
   'unload and reload 20 times while connections come and go',
   'a connection opened before rmmod keeps working after it',
   'director writer: attaches on cli0',
+  'director writer: by tcx links from Linux 6.6, by clsact filters before; --hook tcx on an older kernel says why',
   'director writer: IPv4 client on a dual-stack socket sees ::ffff:client',
   'director writer: IPv4 client on an IPv4 socket sees the client',
   'director writer: IPv6 client sees the client',
