@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Attaching a pair of tc programs by tcx links or clsact filters: see tc_hook.h. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,14 @@
 #define TCX_INGRESS		46	/* BPF_TCX_INGRESS */
 #define TCX_EGRESS		47	/* BPF_TCX_EGRESS */
 #define LINK_TYPE_TCX		11	/* BPF_LINK_TYPE_TCX */
+
+/* Where the link of direction dir (0 ingress, 1 egress) is pinned; -ENAMETOOLONG if it does not fit. */
+static int link_pin(const char *pin_dir, int dir, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s", pin_dir, dir ? "link_egress" : "link_ingress");
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
 
 int tc_hook_parse(const char *name)
 {
@@ -53,12 +62,15 @@ static int tcx_link_get(const char *path, int ifindex, int dir)
 }
 
 /* Update our pinned links in place, or create and pin new ones; -EINVAL first when the kernel has no tcx. */
-static int tcx_attach(int ifindex, const int prog_fd[2], const char *const link_pin[2])
+static int tcx_attach(int ifindex, const int prog_fd[2], const char *pin_dir)
 {
+	char path[2][PATH_MAX];
 	int fresh[2] = { -1, -1 }, err = 0, d, fd;
 
+	for (d = 0; d < 2 && !err; d++)
+		err = link_pin(pin_dir, d, path[d], sizeof(path[d]));
 	for (d = 0; d < 2 && !err; d++) {
-		fd = tcx_link_get(link_pin[d], ifindex, d);
+		fd = tcx_link_get(path[d], ifindex, d);
 		if (fd >= 0) {
 			err = bpf_link_update(fd, prog_fd[d], NULL) ? -errno : 0;
 			close(fd);
@@ -70,13 +82,13 @@ static int tcx_attach(int ifindex, const int prog_fd[2], const char *const link_
 	}
 	for (d = 0; d < 2 && !err; d++)
 		if (fresh[d] >= 0)
-			err = toa_repin(fresh[d], link_pin[d]);
+			err = toa_repin(fresh[d], path[d]);
 	/* Unpinned links go away with their last fd: a failure leaves no new link attached. */
 	for (d = 0; d < 2; d++) {
 		if (fresh[d] < 0)
 			continue;
 		if (err)
-			unlink(link_pin[d]);
+			unlink(path[d]);
 		close(fresh[d]);
 	}
 	return err;
@@ -124,18 +136,16 @@ static int clsact_attach(int ifindex, const int prog_fd[2], bool *created)
 	return err;
 }
 
-int tc_hook_attach(const char *who, int ifindex, const char *dev, const int prog_fd[2],
-		   const char *const link_pin[2], int *kind, bool *clsact_created)
+int tc_hook_attach(const char *who, int ifindex, const char *dev, const int prog_fd[2], const char *pin_dir,
+		   int *kind, bool *clsact_created)
 {
 	int err;
 
 	*clsact_created = false;
 	if (*kind != TC_HOOK_CLSACT) {
-		err = tcx_attach(ifindex, prog_fd, link_pin);
+		err = tcx_attach(ifindex, prog_fd, pin_dir);
 		if (!err) {
 			*kind = TC_HOOK_TCX;
-			/* Moved from clsact: our old filters go (the qdisc is the caller's call). */
-			clsact_detach(ifindex, false);
 			return 0;
 		}
 		if (err != -EINVAL || *kind == TC_HOOK_TCX) {
@@ -156,36 +166,40 @@ int tc_hook_attach(const char *who, int ifindex, const char *dev, const int prog
 		return err;
 	}
 	*kind = TC_HOOK_CLSACT;
-	/* Moved from tcx: dropping the pins detaches the links. */
-	unlink(link_pin[0]);
-	unlink(link_pin[1]);
 	return 0;
 }
 
-int tc_hook_detach(int ifindex, const char *const link_pin[2], bool destroy_clsact)
+int tc_hook_detach(int ifindex, const char *pin_dir, bool destroy_clsact)
 {
-	int ret = 0, d;
+	char path[PATH_MAX];
+	int ret = 0, err, d;
 
-	for (d = 0; link_pin && d < 2; d++)
-		if (unlink(link_pin[d]) && errno != ENOENT)
-			ret = -errno;
+	for (d = 0; pin_dir && d < 2; d++) {
+		err = link_pin(pin_dir, d, path, sizeof(path));
+		if (!err && unlink(path) && errno != ENOENT)
+			err = -errno;
+		if (err && !ret)
+			ret = err;
+	}
 	if (ifindex > 0) {
-		int err = clsact_detach(ifindex, destroy_clsact);
-
+		err = clsact_detach(ifindex, destroy_clsact);
 		if (err && !ret)
 			ret = err;
 	}
 	return ret;
 }
 
-bool tc_hook_present(int ifindex, int kind, const char *link_pin, int dir)
+bool tc_hook_present(int ifindex, int kind, const char *pin_dir, int dir)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HOOK_HANDLE, .priority = TC_HOOK_PRIO);
+	char path[PATH_MAX];
 	int fd;
 
 	if (kind == TC_HOOK_TCX) {
-		fd = tcx_link_get(link_pin, ifindex, dir);
+		if (link_pin(pin_dir, dir, path, sizeof(path)))
+			return false;
+		fd = tcx_link_get(path, ifindex, dir);
 		if (fd < 0)
 			return false;
 		close(fd);
@@ -194,4 +208,3 @@ bool tc_hook_present(int ifindex, int kind, const char *link_pin, int dir)
 	hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 	return !bpf_tc_query(&hook, &opts);
 }
-

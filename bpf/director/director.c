@@ -97,8 +97,6 @@ static const char *const counter_names[DC_MAX] = DIRECTOR_COUNTER_NAMES;
 
 /* Pinned names under <pin dir>/director. */
 static const char *const pin_names[] = { "ingress", "egress", "vips", "flows", "counters", "info" };
-/* tcx links (when attached by tcx): removing these pins detaches. */
-static const char *const link_names[2] = { "link_ingress", "link_egress" };
 
 static void print_usage(FILE *f)
 {
@@ -204,17 +202,6 @@ static int pin_path(const struct toa_global *g, const char *name, char *buf, siz
 	return toa_sub_path(g, DIRECTOR_PIN_SUBDIR, name, buf, len);
 }
 
-/* The full paths of the link pins, into bufs; NULL when the pin dir is unusable. */
-static const char *const *link_paths(const struct toa_global *g, char bufs[2][PATH_MAX], const char *out[2])
-{
-	for (int d = 0; d < 2; d++) {
-		if (pin_path(g, link_names[d], bufs[d], PATH_MAX))
-			return NULL;
-		out[d] = bufs[d];
-	}
-	return out;
-}
-
 /* The pinned info map's content; -ENOENT when nothing is attached under this pin dir. */
 static int read_info(const struct toa_global *g, struct director_info *info)
 {
@@ -293,8 +280,7 @@ static int cmd_attach(const struct toa_global *g)
 {
 	struct director_info old = {}, info = {};
 	struct director_bpf *obj = NULL;
-	char path[PATH_MAX], link_buf[2][PATH_MAX];
-	const char *link_ptrs[2], *const *links;
+	char path[PATH_MAX], dir[PATH_MAX];
 	bool had_old, created = false, attached = false;
 	int ifindex, err, i, fd, hook;
 	__u32 key = 0;
@@ -308,12 +294,11 @@ static int cmd_attach(const struct toa_global *g)
 	err = toa_prepare_pin_dir(g, true);
 	if (err)
 		return 1;
-	err = pin_path(g, NULL, path, sizeof(path));
-	links = link_paths(g, link_buf, link_ptrs);
-	if (err || !links)
+	err = pin_path(g, NULL, dir, sizeof(dir));
+	if (err)
 		return 1;
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		fprintf(stderr, PROG ": cannot create '%s': %s\n", path, strerror(errno));
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, PROG ": cannot create '%s': %s\n", dir, strerror(errno));
 		return 1;
 	}
 	had_old = !read_info(g, &old);
@@ -371,19 +356,22 @@ static int cmd_attach(const struct toa_global *g)
 		int prog_fds[2] = { bpf_program__fd(obj->progs.toa_ingress), bpf_program__fd(obj->progs.toa_egress) };
 
 		hook = env.hook;
-		err = tc_hook_attach(PROG, ifindex, env.dev, prog_fds, links, &hook, &created);
+		err = tc_hook_attach(PROG, ifindex, env.dev, prog_fds, dir, &hook, &created);
 		if (err)
 			goto cleanup;
 	}
 	attached = true;
 
 	/*
-	 * The old attachment elsewhere goes: moved to another device (its links were
-	 * replaced by the new pins already), or from clsact to tcx on this one (the
-	 * filters went; the qdisc too, if it was ours).
+	 * What the old attachment leaves behind goes: its clsact filters (and its
+	 * qdisc, if it made it) when it was on another device or we are now on
+	 * tcx; its links when we are now on clsact. Old links of a tcx attachment
+	 * on another device were replaced by the new pins already.
 	 */
 	if (had_old && old.hook == TC_HOOK_CLSACT && (old.ifindex != (__u32)ifindex || hook == TC_HOOK_TCX))
 		tc_hook_detach(old.ifindex, NULL, old.clsact_created);
+	if (had_old && old.hook == TC_HOOK_TCX && hook == TC_HOOK_CLSACT)
+		tc_hook_detach(0, dir, false);
 	info.ifindex = ifindex;
 	info.flows_max = env.flows;
 	info.clsact_created = created || (had_old && old.ifindex == (__u32)ifindex && old.hook == TC_HOOK_CLSACT &&
@@ -425,12 +413,11 @@ cleanup:
 	if (err && !had_old) {
 		/* A first attach that failed leaves nothing behind. */
 		if (attached)
-			tc_hook_detach(ifindex, links, created);
+			tc_hook_detach(ifindex, dir, created);
 		for (i = 0; i < (int)(sizeof(pin_names) / sizeof(pin_names[0])); i++)
 			if (!pin_path(g, pin_names[i], path, sizeof(path)))
 				unlink(path);
-		if (!pin_path(g, NULL, path, sizeof(path)))
-			rmdir(path);
+		rmdir(dir);
 		rmdir(g->pin_dir);
 	}
 	director_bpf__destroy(obj);
@@ -440,15 +427,11 @@ cleanup:
 static int cmd_detach(const struct toa_global *g)
 {
 	struct director_info info = {};
-	char path[PATH_MAX], name[IF_NAMESIZE], link_buf[2][PATH_MAX];
-	const char *link_ptrs[2], *const *links;
+	char path[PATH_MAX], dir[PATH_MAX], name[IF_NAMESIZE];
 	unsigned int i;
 	int err, ret = 0, ifindex;
 
-	if (toa_prepare_pin_dir(g, false))
-		return 1;
-	links = link_paths(g, link_buf, link_ptrs);
-	if (!links)
+	if (toa_prepare_pin_dir(g, false) || pin_path(g, NULL, dir, sizeof(dir)))
 		return 1;
 	err = read_info(g, &info);
 	if (err == -ENOENT) {
@@ -460,7 +443,7 @@ static int cmd_detach(const struct toa_global *g)
 					env.dev, strerror(errno));
 				return 1;
 			}
-			err = tc_hook_detach(ifindex, links, false);
+			err = tc_hook_detach(ifindex, dir, false);
 			if (err) {
 				fprintf(stderr, PROG ": removing the tc programs from %s failed: %s\n",
 					env.dev, strerror(-err));
@@ -481,7 +464,7 @@ static int cmd_detach(const struct toa_global *g)
 		return 1;
 	}
 	if (if_indextoname(info.ifindex, name) && !strcmp(name, info.dev)) {
-		err = tc_hook_detach(info.ifindex, links, info.hook == TC_HOOK_CLSACT && info.clsact_created);
+		err = tc_hook_detach(info.ifindex, dir, info.hook == TC_HOOK_CLSACT && info.clsact_created);
 		if (err) {
 			fprintf(stderr, PROG ": removing the tc programs from %s failed: %s\n", info.dev, strerror(-err));
 			ret = 1;
@@ -489,7 +472,7 @@ static int cmd_detach(const struct toa_global *g)
 	} else {
 		fprintf(stderr, PROG ": %s (ifindex %u) is not in this network namespace (gone?); "
 			"removing the pins only\n", info.dev, info.ifindex);
-		tc_hook_detach(0, links, false);
+		tc_hook_detach(0, dir, false);
 	}
 	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
 		if (pin_path(g, pin_names[i], path, sizeof(path)))
@@ -514,7 +497,7 @@ static int cmd_status(const struct toa_global *g)
 	struct director_vip vk, *prev = NULL;
 	struct director_flow_key fk, *fprev = NULL;
 	__u64 sums[DC_MAX] = {}, *vals = NULL;
-	char addr[INET6_ADDRSTRLEN], name[IF_NAMESIZE], link_buf[2][PATH_MAX];
+	char addr[INET6_ADDRSTRLEN], name[IF_NAMESIZE], dir[PATH_MAX];
 	int ncpu, vfd = -1, ffd = -1, cfd = -1, err, ret = 1, i, c, nv = 0;
 	bool here, in_ing = false, in_eg = false;
 	__u32 used = 0;
@@ -557,10 +540,10 @@ static int cmd_status(const struct toa_global *g)
 	}
 	here = if_indextoname(info.ifindex, name) && !strcmp(name, info.dev);
 	if (here) {
-		const char *lp[2], *const *links = link_paths(g, link_buf, lp);
+		bool ok = !pin_path(g, NULL, dir, sizeof(dir));
 
-		in_ing = links && tc_hook_present(info.ifindex, info.hook, links[0], 0);
-		in_eg = links && tc_hook_present(info.ifindex, info.hook, links[1], 1);
+		in_ing = ok && tc_hook_present(info.ifindex, info.hook, dir, 0);
+		in_eg = ok && tc_hook_present(info.ifindex, info.hook, dir, 1);
 	}
 
 	if (env.opts.json) {

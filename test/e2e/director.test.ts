@@ -353,6 +353,18 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     }
   });
 
+  it('state pinned before tcx support (hook byte 0) is read as clsact: status says tc, detach removes the qdisc it made', async () => {
+    await lab.attachWriter({ ports: [PORT], extraArgs: ['--hook', 'tc'] });
+    const info = join(lab.pinDir, 'director/info');
+    const { value } = JSON.parse((await run(['bpftool', '-j', 'map', 'lookup', 'pinned', info, 'key', '0', '0', '0', '0'])).stdout) as { value: string[] };
+    value[11] = '0x00'; // struct director_info.hook
+    expect((await run(['bpftool', 'map', 'update', 'pinned', info, 'key', '0', '0', '0', '0', 'value', ...value])).code).toBe(0);
+    expect(await lab.writerStatus()).toMatchObject({ hook: 'tc', clsact_created: true, filters: { ingress: true, egress: true } });
+    await lab.detachWriter();
+    expect(await onDevice()).toEqual({ tc: { ingress: [], egress: [] }, tcx: { ingress: false, egress: false }, clsact: false, links: 0 });
+    await lab.attachWriter({ ports: [PORT] });
+  });
+
   it('--hook tc on a clsact qdisc another tool made: uses it, and detach leaves it and its filters', async () => {
     await lab.detachWriter();
     await lab.execOk('director', ['tc', 'qdisc', 'add', 'dev', 'cli0', 'clsact']);
