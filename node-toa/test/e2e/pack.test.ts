@@ -1,5 +1,6 @@
 // The published package: `npm pack`, then install the tarball into an empty
-// project offline (the npm cache is warm from the repository's install),
+// project the way users do (dependencies from the registry, the cache first,
+// the network when the cache lacks them: a fresh machine's cache is empty),
 // with and without install scripts, with no compiler on PATH. It must load
 // the shipped prebuild and work from CommonJS and ESM.
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
@@ -41,7 +42,7 @@ test('the tarball holds the prebuild, both builds, types and the addon source, a
 describe.each([
   ['with install scripts', [] as string[]],
   ['with --ignore-scripts', ['--ignore-scripts']],
-])('installed offline %s, no compiler on PATH', (_name, flags) => {
+])('installed from the tarball %s, no compiler on PATH', (_name, flags) => {
   let project: string;
   let env: NodeJS.ProcessEnv;
 
@@ -55,7 +56,7 @@ describe.each([
     symlinkSync(process.execPath, join(bin, 'node'));
     symlinkSync('/bin/sh', join(bin, 'sh'));
     env = { ...process.env, PATH: bin, CC: '/nonexistent', CXX: '/nonexistent', TOA_BACKEND: '' };
-    run(process.execPath, [npmCli, 'install', '--offline', '--no-audit', '--no-fund', ...flags, tarball], { cwd: project, env });
+    run(process.execPath, [npmCli, 'install', '--prefer-offline', '--no-audit', '--no-fund', ...flags, tarball], { cwd: project, env });
   });
 
   test('nothing was compiled', () => {
