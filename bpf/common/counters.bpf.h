@@ -3,7 +3,8 @@
  * A role's outcome counters, for its BPF programs: one per-CPU __u64 per
  * enum value (the loader sums the CPUs), so counting never contends.
  * Define TOA_COUNTERS_MAX (how many) and include after <bpf/bpf_helpers.h>:
- * this declares the map "counters" and count()/add().
+ * this declares the map "toa_counters" and toa_count()/toa_add()
+ * (prefixed: they share the namespace of the program that includes them).
  */
 #ifndef TOA_COUNTERS_BPF_H
 #define TOA_COUNTERS_BPF_H
@@ -13,19 +14,19 @@ struct {
 	__uint(max_entries, TOA_COUNTERS_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
-} counters SEC(".maps");
+} toa_counters SEC(".maps");
 
-static __always_inline void add(__u32 idx, __u64 n)
+static __always_inline void toa_add(__u32 idx, __u64 n)
 {
-	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	__u64 *v = bpf_map_lookup_elem(&toa_counters, &idx);
 
 	if (v)
 		*v += n;
 }
 
-static __always_inline void count(__u32 idx)
+static __always_inline void toa_count(__u32 idx)
 {
-	add(idx, 1);
+	toa_add(idx, 1);
 }
 
 #endif /* TOA_COUNTERS_BPF_H */

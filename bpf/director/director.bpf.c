@@ -331,7 +331,7 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 		if (bpf_skb_store_bytes(skb, base + 2, &nmss, 2, 0) ||
 		    bpf_l4_csum_replace(skb, s->l4 + offsetof(struct tcphdr, check), omss, nmss, 2))
 			goto err;
-		count(DC_MSS_CLAMPED);
+		toa_count(DC_MSS_CLAMPED);
 		return true;
 	}
 	sb = bpf_map_lookup_elem(&scratch, &key);
@@ -360,12 +360,12 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	    bpf_l4_csum_replace(skb, s->l4 + offsetof(struct tcphdr, check), 0, diff, 0))
 		goto err;
 	if (w->clamped)
-		count(DC_MSS_CLAMPED);
+		toa_count(DC_MSS_CLAMPED);
 	if (w->stripped)
-		add(DC_FORGED_STRIPPED, w->stripped);
+		toa_add(DC_FORGED_STRIPPED, w->stripped);
 	return true;
 err:
-	count(DC_HELPER_ERR);
+	toa_count(DC_HELPER_ERR);
 	return true;	/* the header may have changed: the caller reloads it */
 }
 
@@ -516,7 +516,7 @@ static __always_inline int insert_fast(struct __sk_buff *skb, struct seg *s, con
 	if (bpf_skb_store_bytes(skb, s->l3, &out, size, 0)) {
 		/* Nothing written yet: close the gap again. */
 		if (adjust_room(skb, -(__s32)room))
-			count(DC_HELPER_ERR);
+			toa_count(DC_HELPER_ERR);
 		return -1;
 	}
 	/* skb->csum -= the length change (CHECKSUM_COMPLETE only). */
@@ -543,7 +543,7 @@ static __always_inline int insert_moved(struct __sk_buff *skb, struct seg *s, co
 
 	rem = s->end - start;
 	if (rem > MOVE_CHUNK * MOVE_CHUNKS) {
-		count(DC_NO_ROOM);
+		toa_count(DC_NO_ROOM);
 		return 1;
 	}
 	mb = bpf_map_lookup_elem(&scratch, &key);
@@ -630,11 +630,11 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 	if (room != 8 && room != 20)
 		goto err;
 	if (s->th.doff * 4 + room > 60) {
-		count(DC_NO_ROOM);
+		toa_count(DC_NO_ROOM);
 		return;
 	}
 	if (skb->gso_size) {
-		count(DC_GSO);
+		toa_count(DC_GSO);
 		return;
 	}
 	/* Odd-length dialects (cdn, cdn6) lead with a NOP so the option area stays word-sized. */
@@ -646,7 +646,7 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 	}
 	/* The gap bpf_skb_adjust_room opens sits 20 bytes after an IPv4 header's start, options or not. */
 	if (!s->ip_opts && !maybe_partial(s) && !insert_fast(skb, s, opt, room)) {
-		count(DC_WRITTEN_FAST);
+		toa_count(DC_WRITTEN_FAST);
 	} else {
 		err = insert_moved(skb, s, opt, room);
 		if (err == 1)
@@ -655,9 +655,9 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 			goto err;
 		if (err || lengths(skb, s, room))
 			goto broken;
-		count(DC_WRITTEN_MOVED);
+		toa_count(DC_WRITTEN_MOVED);
 	}
-	count(s->family == TOA_FAMILY_V4 ? DC_WRITTEN_V4 : DC_WRITTEN_V6);
+	toa_count(s->family == TOA_FAMILY_V4 ? DC_WRITTEN_V4 : DC_WRITTEN_V6);
 	return;
 broken:
 	/*
@@ -666,7 +666,7 @@ broken:
 	 * drop it (TCP retransmits). Counted: never seen in practice.
 	 */
 err:
-	count(DC_HELPER_ERR);
+	toa_count(DC_HELPER_ERR);
 }
 
 SEC("tc")
@@ -678,7 +678,7 @@ int toa_ingress(struct __sk_buff *skb)
 	__u32 room, ack;
 
 	if (parse(skb, &s)) {
-		count(DC_NOT_TCP);
+		toa_count(DC_NOT_TCP);
 		return TC_PASS;
 	}
 	k.family = s.family;
@@ -690,7 +690,7 @@ int toa_ingress(struct __sk_buff *skb)
 	if (!s.th.syn && s.th.ack)
 		f = bpf_map_lookup_elem(&flows, &k);
 	if (!f && !is_vip(s.family, s.daddr, s.th.dest)) {
-		count(DC_NOT_VIP);
+		toa_count(DC_NOT_VIP);
 		return TC_PASS;
 	}
 	room = toa_room(s.family);
@@ -700,12 +700,12 @@ int toa_ingress(struct __sk_buff *skb)
 	if (s.th.syn || !s.th.ack)
 		return TC_PASS;
 	if (!f) {
-		count(DC_NO_FLOW);
+		toa_count(DC_NO_FLOW);
 		return TC_PASS;
 	}
 	if (s.th.rst) {
 		bpf_map_delete_elem(&flows, &k);
-		count(DC_FLOW_CLOSED);
+		toa_count(DC_FLOW_CLOSED);
 		return TC_PASS;
 	}
 	ack = bpf_ntohl(s.th.ack_seq);
@@ -713,16 +713,16 @@ int toa_ingress(struct __sk_buff *skb)
 		/* The client acked server data: no later segment of this flow gets TOA. */
 		if ((__s32)(ack - f->ack) > 0) {
 			bpf_map_delete_elem(&flows, &k);
-			count(DC_FLOW_DONE);
+			toa_count(DC_FLOW_DONE);
 		} else {
-			count(DC_NO_FLOW);
+			toa_count(DC_NO_FLOW);
 		}
 		return TC_PASS;
 	}
 	write_toa(skb, &s, room);
 	if (s.th.fin) {
 		bpf_map_delete_elem(&flows, &k);
-		count(DC_FLOW_CLOSED);
+		toa_count(DC_FLOW_CLOSED);
 	}
 	return TC_PASS;
 }
@@ -779,7 +779,7 @@ int toa_egress(struct __sk_buff *skb)
 	__builtin_memcpy(k.vaddr, s.saddr, 16);
 	if (s.th.rst) {
 		if (!bpf_map_delete_elem(&flows, &k))
-			count(DC_FLOW_CLOSED);
+			toa_count(DC_FLOW_CLOSED);
 		return TC_PASS;
 	}
 	if (!s.th.ack)
@@ -787,9 +787,9 @@ int toa_egress(struct __sk_buff *skb)
 	fix_options(skb, &s, false, toa_room(s.family));
 	f.ack = bpf_ntohl(s.th.seq) + 1;
 	if (bpf_map_update_elem(&flows, &k, &f, BPF_ANY))
-		count(DC_HELPER_ERR);
+		toa_count(DC_HELPER_ERR);
 	else
-		count(DC_FLOW_NEW);
+		toa_count(DC_FLOW_NEW);
 	return TC_PASS;
 }
 

@@ -324,10 +324,11 @@ static int cmd_attach(const struct toa_global *g)
 	}
 	/* Keep flow state and counters across a re-attach when their shape is unchanged. */
 	if (had_old) {
-		struct bpf_map *keep[] = { obj->maps.flows, obj->maps.counters };
+		struct bpf_map *keep[] = { obj->maps.flows, obj->maps.toa_counters };
+		const char *keep_pins[] = { "flows", "counters" };
 
 		for (i = 0; i < 2; i++) {
-			if (pin_path(g, bpf_map__name(keep[i]), path, sizeof(path)))
+			if (pin_path(g, keep_pins[i], path, sizeof(path)))
 				continue;
 			fd = reusable_map(path, keep[i]);
 			if (fd >= 0) {
@@ -390,7 +391,7 @@ static int cmd_attach(const struct toa_global *g)
 		int fds[] = {
 			bpf_program__fd(obj->progs.toa_ingress), bpf_program__fd(obj->progs.toa_egress),
 			bpf_map__fd(obj->maps.vips), bpf_map__fd(obj->maps.flows),
-			bpf_map__fd(obj->maps.counters), bpf_map__fd(obj->maps.info),
+			bpf_map__fd(obj->maps.toa_counters), bpf_map__fd(obj->maps.info),
 		};
 
 		for (i = 0; i < (int)(sizeof(fds) / sizeof(fds[0])); i++) {

@@ -122,7 +122,7 @@ static __always_inline int parse_segment(struct bpf_sock_ops *skops, struct toa_
 	/* Per-CPU parser memory (see toa_wire.h); none free happens only when parses nest deeper than its slots. */
 	ps = toa_parser_get();
 	if (!ps) {
-		count(RS_C_NO_PARSER);
+		toa_count(RS_C_NO_PARSER);
 		return TOA_ABSENT;
 	}
 	opt = (__u8 *)(th + 1);
@@ -177,7 +177,7 @@ static __always_inline void save_record(struct bpf_sock_ops *skops, const struct
 	}
 	/* Created complete from rec, so getpeername() never sees half a record. */
 	if (!bpf_sk_storage_get(&records, sk, &rec, BPF_SK_STORAGE_GET_F_CREATE))
-		count(RS_C_STORAGE_FAIL);
+		toa_count(RS_C_STORAGE_FAIL);
 }
 
 /* Parse a trusted segment, count what it held, and save the record when it held a TOA. */
@@ -186,8 +186,8 @@ static __always_inline int take_toa(struct bpf_sock_ops *skops)
 	struct toa_addr a = {};
 	int st = parse_segment(skops, &a);
 
-	count(RS_C_SEGMENTS);
-	count(RS_C_STATUS + (st & 7));
+	toa_count(RS_C_SEGMENTS);
+	toa_count(RS_C_STATUS + (st & 7));
 	if (st == TOA_OK)
 		save_record(skops, &a);
 	return st;
@@ -210,9 +210,9 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
 	if (!trusted(skops)) {
-		count(RS_C_UNTRUSTED);
+		toa_count(RS_C_UNTRUSTED);
 		if (parse_segment(skops, &a) != TOA_ABSENT)
-			count(RS_C_UNTRUSTED_TOA);
+			toa_count(RS_C_UNTRUSTED_TOA);
 		return;
 	}
 	if (take_toa(skops) == TOA_OK)
@@ -222,7 +222,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		return;
 	p = bpf_sk_storage_get(&pending, skops->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!p) {
-		count(RS_C_STORAGE_FAIL);
+		toa_count(RS_C_STORAGE_FAIL);
 		return;
 	}
 	p->segments = 0;
@@ -242,12 +242,12 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	if (!p)
 		return;
 	if (take_toa(skops) == TOA_OK) {
-		count(RS_C_LATE);
+		toa_count(RS_C_LATE);
 		stop_looking(skops);
 		return;
 	}
 	if (++p->segments >= RS_LATE_SEGMENTS) {
-		count(RS_C_GAVE_UP);
+		toa_count(RS_C_GAVE_UP);
 		stop_looking(skops);
 	}
 }
@@ -272,7 +272,7 @@ static __always_inline void mark(struct toa_record *rec, __u32 flag, __u32 count
 	if (rec->flags & flag)
 		return;
 	rec->flags |= flag;
-	count(counter);
+	toa_count(counter);
 }
 
 static __always_inline struct toa_record *record_of(struct bpf_sock_addr *ctx)

@@ -119,7 +119,9 @@ static const char *const counter_names[RS_C_MAX] = {
 /* The three attached programs: pinned link name and what each does. */
 enum { L_SOCKOPS, L_GETPEERNAME4, L_GETPEERNAME6, L_MAX };
 static const char *const link_names[L_MAX] = { "link_sockops", "link_getpeername4", "link_getpeername6" };
+/* Pinned names of the maps under the role's folder, and the maps' names in the object. */
 static const char *const map_names[] = { "pending", "trust4", "trust6", "counters", "config" };
+static const char *const map_obj_names[] = { "pending", "trust4", "trust6", "toa_counters", "config" };
 #define ITER_PIN	"records_live"
 
 static void print_usage(FILE *f)
@@ -442,7 +444,7 @@ static int set_pins(const struct toa_global *g, struct realserver_bpf *skel)
 	if (!err)
 		err = bpf_map__set_pin_path(skel->maps.records, path);
 	for (i = 0; !err && i < sizeof(map_names) / sizeof(map_names[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, map_names[i]);
+		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, map_obj_names[i]);
 
 		err = sub_path(g, map_names[i], path, sizeof(path));
 		if (!err)
