@@ -455,6 +455,24 @@ static int set_pins(const struct toa_global *g, struct realserver_bpf *skel)
 	return err;
 }
 
+/* The object, configured and with its pin paths set; NULL after saying why. */
+static struct realserver_bpf *open_skel(const struct toa_global *g, bool with_iter)
+{
+	struct realserver_bpf *skel = realserver_bpf__open();
+
+	if (!skel) {
+		fprintf(stderr, PROG ": opening the BPF object failed: %s\n", strerror(errno));
+		return NULL;
+	}
+	skel->rodata->accept_mask = env.accept;
+	bpf_program__set_autoload(skel->progs.toa_records_iter, with_iter);
+	if (set_pins(g, skel)) {
+		realserver_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
 /* Attaches prog to the cgroup through a pinned link, or swaps it into the link already pinned. */
 static int attach_or_update(const struct toa_global *g, struct bpf_program *prog, const char *name, int cgfd)
 {
@@ -538,18 +556,22 @@ static int cmd_attach(const struct toa_global *g)
 		goto cleanup;
 	}
 
-	skel = realserver_bpf__open();
-	if (!skel) {
-		fprintf(stderr, PROG ": opening the BPF object failed: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	skel->rodata->accept_mask = env.accept;
 	/* The iterator needs kernel BTF for its context; without it, status just cannot count records. */
-	if (access("/sys/kernel/btf/vmlinux", R_OK))
-		bpf_program__set_autoload(skel->progs.toa_records_iter, false);
-	if (set_pins(g, skel))
+	skel = open_skel(g, access("/sys/kernel/btf/vmlinux", R_OK) == 0);
+	if (!skel)
 		goto cleanup;
 	err = realserver_bpf__load(skel);
+	if (err == -EPERM && bpf_program__autoload(skel->progs.toa_records_iter)) {
+		/* A kernel locked down for confidentiality refuses tracing programs, the iterator among them. */
+		realserver_bpf__destroy(skel);
+		skel = open_skel(g, false);
+		if (!skel)
+			goto cleanup;
+		err = realserver_bpf__load(skel);
+		if (!err)
+			fprintf(stderr, PROG ": warning: the kernel refused the live-records iterator "
+				"(lockdown?); status cannot count records\n");
+	}
 	if (err) {
 		fprintf(stderr, PROG ": loading the BPF programs failed: %s%s\n", strerror(-err),
 			err == -EINVAL ? " (pinned maps of another version? run detach first; -v shows why)"

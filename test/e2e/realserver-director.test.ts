@@ -61,8 +61,10 @@ describe.skipIf(why)(`real server eBPF path behind the director${why ? ` (skippe
     for (const r of res6) expect(r.body).toMatchObject({ remoteAddress: r.localAddress, remotePort: r.localPort });
   });
 
-  it('status counts live records: one while a connection is open, none after', async () => {
+  it('status counts live records: one while a connection is open, none after', async (ctx) => {
     const records = async (): Promise<number> => (await lab.realserverStatus()).records;
+    // A kernel locked down for confidentiality refuses the iterator that counts records (attach warns).
+    if ((await records()) === null) ctx.skip('the kernel refused the records iterator (lockdown=confidentiality?)');
     const waitFor = async (n: number): Promise<number> => {
       let got = -1;
       for (let i = 0; i < 50 && got !== n; i++) {
@@ -119,7 +121,9 @@ describe.skipIf(why)(`real server eBPF path behind the director${why ? ` (skippe
     for (const k of Object.keys(after).filter((k) => !['segments', 'found', 'rewritten6'].includes(k))) {
       expect([k, d(k)]).toEqual([k, 0]);
     }
-    // Records go with their sockets: none is left once the connections are closed.
+    // Records go with their sockets: none is left once the connections are closed
+    // (unknown, null, where the kernel refused the iterator that counts them).
+    if ((await lab.realserverStatus()).records === null) return;
     let records = -1;
     for (let i = 0; i < 50 && records !== 0; i++) {
       records = (await lab.realserverStatus()).records;

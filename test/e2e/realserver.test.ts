@@ -212,8 +212,10 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     expect(r.stderr).toMatch(/already attached to cgroup/);
   });
 
-  it('no record is left behind once the connections are closed', async () => {
+  it('no record is left behind once the connections are closed', async (ctx) => {
     const st = await lab.realserverStatus();
+    // A kernel locked down for confidentiality refuses the iterator that counts records (attach warns).
+    if (st.records === null) ctx.skip('the kernel refused the records iterator (lockdown=confidentiality?)');
     expect(st.records).toBe(0);
   });
 
