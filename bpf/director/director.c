@@ -44,7 +44,9 @@ static const char usage[] =
 "                         qdisc and filters), or auto (default: tcx if the kernel\n"
 "                         has it, else tc)\n"
 "  -s, --strip KIND       also overwrite client options of this kind (3..255) with\n"
-"                         NOPs, repeatable; the kinds written and 253, 254 always are\n"
+"                         NOPs, repeatable; every kind a real server may accept\n"
+"                         always is (253, 254, 200, and 28 but the 4-byte User\n"
+"                         Timeout option)\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa); the writer's is DIR/director\n"
 "  -j, --json             status: machine-readable output (shape in director.h)\n"
@@ -284,7 +286,7 @@ static int cmd_attach(const struct toa_global *g)
 	bool had_old, created = false, attached = false;
 	int ifindex, err, i, fd, hook;
 	__u32 key = 0;
-	__u8 one = 1;
+	__u8 one = DIRECTOR_VIP_PORT;
 
 	ifindex = if_nametoindex(env.dev);
 	if (!ifindex) {
@@ -311,9 +313,13 @@ static int cmd_attach(const struct toa_global *g)
 	}
 	obj->rodata->dialect_v4 = env.dialect_v4;
 	obj->rodata->dialect_v6 = env.dialect_v6;
-	/* Clients may never choose their address: the kinds written and the default-accepted ones are always stripped. */
-	strip_set(env.strip, toa_dialect_kind(env.dialect_v4));
-	strip_set(env.strip, toa_dialect_kind(env.dialect_v6));
+	/*
+	 * Clients may never choose their address: every kind some real server
+	 * may accept is always stripped (kind 28 spares the 4-byte User Timeout
+	 * option, see strip_kind()), whatever this director writes.
+	 */
+	strip_set(env.strip, TOA_KIND_CDN);
+	strip_set(env.strip, TOA_KIND_200);
 	strip_set(env.strip, TOA_KIND_253);
 	strip_set(env.strip, TOA_KIND_254);
 	memcpy((void *)obj->rodata->strip_kinds, env.strip, sizeof(env.strip));
@@ -345,8 +351,15 @@ static int cmd_attach(const struct toa_global *g)
 	for (i = 0; i < env.nvips; i++) {
 		struct director_vip k = { .family = env.vips[i].family, .port = env.vips[i].port };
 
+		__u8 addr_only = DIRECTOR_VIP_ADDR;
+
 		memcpy(k.addr, env.vips[i].addr, 16);
-		if (bpf_map_update_elem(bpf_map__fd(obj->maps.vips), &k, &one, BPF_ANY)) {
+		err = bpf_map_update_elem(bpf_map__fd(obj->maps.vips), &k, &one, BPF_ANY);
+		/* The address alone too (port 0), for packets that carry no port: see director.h. */
+		k.port = 0;
+		if (!err)
+			err = bpf_map_update_elem(bpf_map__fd(obj->maps.vips), &k, &addr_only, BPF_ANY);
+		if (err) {
 			err = -errno;
 			fprintf(stderr, PROG ": filling the VIP map failed: %s\n", strerror(errno));
 			goto cleanup;
@@ -570,6 +583,9 @@ static int cmd_status(const struct toa_global *g)
 		printf("\n  pin dir: %s/%s\n  VIPs:", g->pin_dir, DIRECTOR_PIN_SUBDIR);
 	}
 	while (!bpf_map_get_next_key(vfd, prev, &vk) && nv < DIRECTOR_VIPS_MAX) {
+		prev = &vk;
+		if (!vk.port)	/* a VIP's address entry */
+			continue;
 		toa_addr_str(vk.family, vk.addr, addr, sizeof(addr));
 		if (env.opts.json)
 			printf(vk.family == TOA_FAMILY_V6 ? "%s\"[%s]:%u\"" : "%s\"%s:%u\"", nv ? ", " : "",
@@ -577,7 +593,6 @@ static int cmd_status(const struct toa_global *g)
 		else
 			printf(vk.family == TOA_FAMILY_V6 ? " [%s]:%u" : " %s:%u", addr, ntohs(vk.port));
 		nv++;
-		prev = &vk;
 	}
 	if (env.opts.json) {
 		printf("], \"dialects\": {\"ipv4\": \"%s\", \"ipv6\": \"%s\"}, \"strip_kinds\": [",

@@ -9,7 +9,7 @@
  *   {"attached": true, "device": "cli0", "ifindex": 3, "hook": "tcx" (or "tc"),
  *    "clsact_created": false, "filters": {"ingress": true, "egress": true},
  *    "vips": ["198.51.100.100:80", "[2001:db8:100::100]:80"],
- *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [253, 254],
+ *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [28, 200, 253, 254],
  *    "flows": {"max": 65536, "used": 0},
  *    "counters": {"written_v4": 0, ...one key per enum director_counter...}}
  *
@@ -46,6 +46,14 @@ enum director_counter {
 	DC_FLOW_CLOSED,		/* RST or FIN: flow state dropped */
 	DC_WRITTEN_FAST,	/* of the written: header moved (header-sized work) */
 	DC_WRITTEN_MOVED,	/* of the written: payload moved toward the tail (segment may be CHECKSUM_PARTIAL) */
+	/*
+	 * Dropped: VIP-bound packets the writer cannot vouch for (the one
+	 * exception to fail-open: netfilter would reassemble or walk them behind
+	 * the writer's back and a client's own TOA would reach the real server).
+	 */
+	DC_DROP_FRAGMENT,	/* an IPv4 or IPv6 fragment of TCP (or of an extension header) to a VIP address */
+	DC_DROP_HEADERS,	/* an IPv6 header chain the writer does not walk (Fragment aside), or IPsec, to a VIP address */
+	DC_DROP_VLAN,		/* a frame with more VLAN tags in its data than the writer reads */
 	DC_MAX
 };
 
@@ -53,9 +61,18 @@ enum director_counter {
 	"written_v4", "written_v6", "mss_clamped", "forged_stripped",	\
 	"no_room", "gso", "not_tcp", "not_vip", "no_flow", "helper_err",\
 	"flow_new", "flow_done", "flow_closed", "written_fast",		\
-	"written_moved" }
+	"written_moved", "dropped_fragment", "dropped_headers",		\
+	"dropped_vlan" }
 
-/* Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the first 4 bytes. */
+/*
+ * Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the
+ * first 4 bytes. The vips map holds each VIP:port (value DIRECTOR_VIP_PORT)
+ * and, under port 0, each VIP address (DIRECTOR_VIP_ADDR): fragments carry
+ * no port, and the drop rule asks only whether the address is a VIP's.
+ */
+#define DIRECTOR_VIP_PORT	1
+#define DIRECTOR_VIP_ADDR	2
+
 struct director_vip {
 	__u8	family;
 	__u8	pad;

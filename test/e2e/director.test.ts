@@ -82,7 +82,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
       clsact_created: DEFAULT_HOOK === 'tc',
       filters: { ingress: true, egress: true },
       dialects: { ipv4: 'v4', ipv6: 'v6' },
-      strip_kinds: [253, 254],
+      strip_kinds: [28, 200, 253, 254],
       flows: { max: 65536 },
     });
     expect(st.vips.sort()).toEqual([`${ADDR.vip4}:${PORT}`, `[${ADDR.vip6}]:${PORT}`].sort());
@@ -308,7 +308,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     }
     const st = await lab.writerStatus();
     expect(st.dialects).toEqual({ ipv4: 'cdn', ipv6: 'v6-ali' });
-    expect(st.strip_kinds).toEqual([28, 253, 254]);
+    expect(st.strip_kinds).toEqual([28, 200, 253, 254]);
     expect(st.counters.written_v4).toBeGreaterThanOrEqual(before.written_v4);
 
     // The new dialects on the wire: cdn (NOP-padded 28/7, no port) and v6-ali (253/20).
