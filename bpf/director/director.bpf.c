@@ -2,13 +2,17 @@
 /*
  * The director's TOA writer: tc programs on the client-facing interface.
  *
- * egress  (VIP:port -> client, after reverse NAT): records the real server's
- *         ISN from the SYN-ACK and lowers its MSS by the option's length.
+ * egress  (VIP:port -> client, after reverse NAT): records both ISNs from the
+ *         SYN-ACK and lowers its MSS by the option's length (the server's
+ *         MSS sizes the client's segments, the ones that carry TOA); ends
+ *         the flow at the server's first segment with data or an ACK of
+ *         client data.
  * ingress (client -> VIP:port, before NAT, so the true client is visible):
- *         overwrites client-supplied TOA kinds with NOPs, lowers the SYN's
- *         MSS, and writes TOA after the fixed TCP header into every segment
- *         whose ack is the server's ISN + 1 (handshake ACK, data before the
- *         server speaks, FIN), except SYN and RST.
+ *         overwrites client-supplied TOA kinds with NOPs, and writes TOA
+ *         after the fixed TCP header into every segment of a live flow
+ *         whose ack is the server's ISN + 1 (the handshake ACK, and data
+ *         until the server acknowledges some or speaks, retransmissions
+ *         included), except SYN and RST.
  *
  * Writing takes one of two ways per segment: the fast one moves only
  * headers (bpf_skb_adjust_room opens a gap before the TCP header, which
@@ -85,7 +89,6 @@ struct opt_walk {
 	__u8	buf[TOA_OPTBUF];	/* the options area, changed in place */
 	__u32	len;			/* its length */
 	__u32	next;			/* where the next option starts */
-	__u32	nop_until;		/* a stripped option's bytes end here */
 	__u32	room;			/* lower the MSS by this (0: leave it) */
 	__u32	strip;			/* overwrite strippable kinds */
 	__u32	stripped;		/* options overwritten */
@@ -342,7 +345,7 @@ static __always_inline bool strip_kind(__u8 kind, __u8 len)
 }
 
 /*
- * One byte position of the walk. A global function: the verifier checks it
+ * The option that starts at p. A global function: the verifier checks it
  * once for any state, instead of once per path through the options (an
  * inlined walk has more paths than its one-million-instruction budget). Its
  * state is in the scratch map so the argument is a plain number: pointer
@@ -352,7 +355,7 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 {
 	struct scratch_buf *sb;
 	struct opt_walk *w;
-	__u32 key = 0;
+	__u32 key = 0, end, i;
 	__u8 kind, len;
 	__u16 mss;
 
@@ -360,13 +363,7 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 	if (!sb)
 		return 0;
 	w = &sb->w;
-	if (w->stop || p >= w->len || p >= TOA_OPT_MAX)
-		return 0;
-	if (p < w->nop_until) {
-		w->buf[TOA_IDX(p)] = TOA_OPT_NOP;
-		return 0;
-	}
-	if (p != w->next)
+	if (w->stop || p >= w->len || p >= TOA_OPT_MAX || p != w->next)
 		return 0;
 	kind = w->buf[TOA_IDX(p)];
 	if (kind == TOA_OPT_EOL) {
@@ -377,11 +374,15 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 		w->next = p + 1;
 		return 0;
 	}
+	end = w->len;	/* a malformed option: it and all after it */
+	w->stop = 1;
 	if (p + 1 >= w->len)
-		goto malformed;
+		goto nops;
 	len = w->buf[TOA_IDX(p + 1)];
 	if (len < 2 || p + len > w->len)
-		goto malformed;
+		goto nops;
+	w->stop = 0;
+	w->next = p + len;
 	if (w->room && kind == TOA_OPT_MSS && len == 4) {
 		mss = (w->buf[TOA_IDX(p + 2)] << 8) | w->buf[TOA_IDX(p + 3)];
 		if (mss > w->room) {
@@ -390,16 +391,25 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 			w->buf[TOA_IDX(p + 3)] = mss & 0xff;
 			w->clamped = 1;
 		}
-	} else if (w->strip && strip_kind(kind, len)) {
-		w->buf[TOA_IDX(p)] = TOA_OPT_NOP;
-		w->nop_until = p + len;
-		w->stripped++;
+		return 0;
 	}
-	w->next = p + len;
-	return 0;
-malformed:
-	/* The rest is not ours to interpret; a TOA hidden in it would not parse on the real server either. */
-	w->stop = 1;
+	if (!w->strip || !strip_kind(kind, len))
+		return 0;
+	end = p + len;
+nops:
+	/*
+	 * A strippable option, or a malformed one and the rest: TCP ignores
+	 * options from a malformed one on, and no real-server parser, however
+	 * it walks, can find a TOA among NOPs.
+	 */
+	if (!w->strip)
+		return 0;
+	for (i = 0; i < TOA_OPT_MAX; i++) {
+		if (p + i >= end)
+			break;
+		w->buf[TOA_IDX(p + i)] = TOA_OPT_NOP;
+	}
+	w->stripped++;
 	return 0;
 }
 
@@ -461,16 +471,17 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	__builtin_memcpy(w->buf, orig, sizeof(orig));
 	w->len = optlen;
 	w->next = 0;
-	w->nop_until = 0;
 	w->room = room;
 	w->strip = strip;
 	w->stripped = 0;
 	w->clamped = 0;
 	w->stop = 0;
+	/* One call per option, none per byte of an option's body. */
 	for (p = 0; p < TOA_OPT_MAX; p++) {
-		if (p >= optlen)
+		if (p >= optlen || w->stop)
 			break;
-		director_opt_step(p);
+		if (p == w->next)
+			director_opt_step(p);
 	}
 	if (!w->stripped && !w->clamped)
 		return false;
@@ -808,7 +819,7 @@ int toa_ingress(struct __sk_buff *skb)
 	struct director_flow_key k = {};
 	struct director_flow *f = NULL;
 	struct seg s;
-	__u32 room, ack;
+	__u32 ack;
 
 	switch (parse(skb, &s)) {
 	case SEG_TCP:
@@ -841,16 +852,12 @@ int toa_ingress(struct __sk_buff *skb)
 		toa_count(DC_NOT_VIP);
 		return TC_PASS;
 	}
-	room = toa_room(s.family);
-	if (fix_options(skb, &s, true, s.th.syn ? room : 0) &&
-	    bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
+	/* Strip only: the SYN's MSS sizes the server's segments, which never carry TOA. */
+	if (fix_options(skb, &s, true, 0) && bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
 		return TC_PASS;
-	if (s.th.syn || !s.th.ack)
+	/* No flow: the handshake, a flow already done (the normal case) or evicted. Not counted: that is every segment. */
+	if (!f)
 		return TC_PASS;
-	if (!f) {
-		toa_count(DC_NO_FLOW);
-		return TC_PASS;
-	}
 	if (s.th.rst) {
 		bpf_map_delete_elem(&flows, &k);
 		toa_count(DC_FLOW_CLOSED);
@@ -862,12 +869,10 @@ int toa_ingress(struct __sk_buff *skb)
 		if ((__s32)(ack - f->ack) > 0) {
 			bpf_map_delete_elem(&flows, &k);
 			toa_count(DC_FLOW_DONE);
-		} else {
-			toa_count(DC_NO_FLOW);
 		}
 		return TC_PASS;
 	}
-	write_toa(skb, &s, room);
+	write_toa(skb, &s, toa_room(s.family));
 	if (s.th.fin) {
 		bpf_map_delete_elem(&flows, &k);
 		toa_count(DC_FLOW_CLOSED);
@@ -879,65 +884,46 @@ not_tcp:
 }
 
 /*
- * False only for a TCP segment certainly without SYN or RST (its flags read
- * in place); anything else goes on to the full parse.
+ * Egress: the real server's segments to the client, after reverse NAT. A
+ * SYN-ACK from a VIP starts a flow (the server's ISN + 1, the client's ISN + 1)
+ * and gets its MSS lowered; the first later segment that carries data or
+ * acknowledges client data ends it (the real server has what it needs by
+ * then: the ACKed segments carried TOA); a RST ends it too.
  */
-static __always_inline bool handshake_or_reset(struct __sk_buff *skb)
-{
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-	__u8 *flags;
-
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data + ETH_HLEN;
-
-		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP || ip->ihl != 5)
-			return true;
-		flags = (__u8 *)(ip + 1) + 13;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data + ETH_HLEN;
-
-		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_TCP)
-			return true;
-		flags = (__u8 *)(ip6 + 1) + 13;
-	} else {
-		return true;
-	}
-	if ((void *)(flags + 1) > data_end)
-		return true;
-	return *flags & (0x02 | 0x04);	/* SYN, RST */
-}
-
 SEC("tc")
 int toa_egress(struct __sk_buff *skb)
 {
 	struct director_flow_key k = {};
-	struct director_flow f = {};
+	struct director_flow nf = {}, *f;
 	struct seg s;
 
-	/*
-	 * The director's own traffic also leaves here: only VIP replies are
-	 * ours, and they are not counted otherwise. Data and ACKs (all but the
-	 * handshake and resets) pass at the first look.
-	 */
-	if (!handshake_or_reset(skb) || parse(skb, &s) != SEG_TCP || (!s.th.syn && !s.th.rst) ||
-	    !is_vip(s.family, s.saddr, s.th.source))
+	if (parse(skb, &s) != SEG_TCP || !s.th.ack)
 		return TC_PASS;
-
 	k.family = s.family;
 	k.cport = s.th.dest;
 	k.vport = s.th.source;
 	__builtin_memcpy(k.caddr, s.daddr, 16);
 	__builtin_memcpy(k.vaddr, s.saddr, 16);
-	if (s.th.rst) {
-		if (!bpf_map_delete_elem(&flows, &k))
+	if (!s.th.syn) {
+		/* The director's own traffic leaves here too: without a flow, not ours (and not counted). */
+		f = bpf_map_lookup_elem(&flows, &k);
+		if (!f)
+			return TC_PASS;
+		if (s.th.rst) {
+			bpf_map_delete_elem(&flows, &k);
 			toa_count(DC_FLOW_CLOSED);
+		} else if (s.end - s.l4 > s.th.doff * 4u || bpf_ntohl(s.th.ack_seq) != f->cack) {
+			bpf_map_delete_elem(&flows, &k);
+			toa_count(DC_FLOW_DONE);
+		}
 		return TC_PASS;
 	}
-	if (!s.th.ack)
+	if (s.th.rst || !is_vip(s.family, s.saddr, s.th.source))
 		return TC_PASS;
 	fix_options(skb, &s, false, toa_room(s.family));
-	f.ack = bpf_ntohl(s.th.seq) + 1;
-	if (bpf_map_update_elem(&flows, &k, &f, BPF_ANY))
+	nf.ack = bpf_ntohl(s.th.seq) + 1;
+	nf.cack = bpf_ntohl(s.th.ack_seq);
+	if (bpf_map_update_elem(&flows, &k, &nf, BPF_ANY))
 		toa_count(DC_HELPER_ERR);
 	else
 		toa_count(DC_FLOW_NEW);

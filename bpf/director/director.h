@@ -33,16 +33,16 @@
 enum director_counter {
 	DC_WRITTEN_V4 = 0,	/* TOA written into an IPv4 client's segment */
 	DC_WRITTEN_V6,		/* TOA written into an IPv6 client's segment */
-	DC_MSS_CLAMPED,		/* MSS lowered in a SYN (ingress) or SYN-ACK (egress) */
-	DC_FORGED_STRIPPED,	/* client-supplied option of a TOA kind overwritten with NOPs */
+	DC_MSS_CLAMPED,		/* MSS lowered in a SYN-ACK (egress) */
+	DC_FORGED_STRIPPED,	/* client-supplied option of a TOA kind (or a malformed one and the rest) overwritten with NOPs */
 	DC_NO_ROOM,		/* would have written, but the header or the packet has no room */
 	DC_GSO,			/* would have written, but the segment is GSO (passed unchanged) */
 	DC_NOT_TCP,		/* ingress packet that is not plain TCP over IPv4/IPv6 */
 	DC_NOT_VIP,		/* TCP to an address:port that is not a configured VIP */
-	DC_NO_FLOW,		/* segment after the handshake with no flow state (server spoke, or evicted) */
+	DC_NO_FLOW,		/* no longer counted: it was every established segment (kept for stable numbering) */
 	DC_HELPER_ERR,		/* a helper failed; the packet went on as it was */
 	DC_FLOW_NEW,		/* SYN-ACK seen at egress: the server's ISN recorded */
-	DC_FLOW_DONE,		/* the client acked server data: flow state dropped */
+	DC_FLOW_DONE,		/* the server sent data or acked the client's, or the client acked server data: flow state dropped */
 	DC_FLOW_CLOSED,		/* RST or FIN: flow state dropped */
 	DC_WRITTEN_FAST,	/* of the written: header moved (header-sized work) */
 	DC_WRITTEN_MOVED,	/* of the written: payload moved toward the tail (segment may be CHECKSUM_PARTIAL) */
@@ -92,7 +92,7 @@ struct director_flow_key {
 
 struct director_flow {
 	__u32	ack;		/* host order: the real server's ISN + 1 */
-	__u32	pad;
+	__u32	cack;		/* host order: the client's ISN + 1 (the SYN-ACK's ack) */
 };
 
 /* Written by the loader into the pinned "info" map so status and detach from another process know the attachment. */
