@@ -338,6 +338,47 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     expect((await lab.writerStatus()).dialects).toEqual({ ipv4: 'v4', ipv6: 'v6' });
   });
 
+  it('a re-attach that fails half-way (bad VIP, a device that is not there, a hook that fails after its first program) leaves the attachment before it exactly as it was', async () => {
+    await lab.attachWriter({ ports: [PORT] });
+    /** What the attachment is: programs and links on the device, the object behind every pin, status but the counters. */
+    const state = async () => {
+      const pins: Record<string, number> = {};
+      for (const name of ['ingress', 'egress', 'vips', 'flows', 'counters', 'info']) {
+        const kind = name === 'ingress' || name === 'egress' ? 'prog' : 'map';
+        pins[name] = JSON.parse((await run(['bpftool', '-j', kind, 'show', 'pinned', join(lab.pinDir, 'director', name)])).stdout).id;
+      }
+      const { counters: _c, ...status } = await lab.writerStatus();
+      return { device: await onDevice(), pins, status, files: readdirSync(join(lab.pinDir, 'director')).sort() };
+    };
+    const before = await state();
+    const attach = (args: string[]) => lab.toaBpf(['director', 'attach', '--dev', 'cli0', '--vip', `${ADDR.vip4}:${PORT}`, ...args]);
+    try {
+      const bad = await attach(['--vip', '198.51.100.300:80']);
+      expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/bad --vip/)]);
+      expect(await state()).toEqual(before);
+      const gone = await lab.toaBpf(['director', 'attach', '--dev', 'gone0', '--vip', `${ADDR.vip4}:${PORT}`]);
+      expect([gone.code, gone.stderr]).toEqual([1, expect.stringMatching(/no interface 'gone0'/)]);
+      expect(await state()).toEqual(before);
+      // Another tool's u32 filter where ours would go on egress (clsact, pref 1): the new ingress filter goes on, the egress one cannot.
+      await lab.execOk('director', ['tc', 'qdisc', 'add', 'dev', 'cli0', 'clsact']);
+      await lab.execOk('director', ['tc', 'filter', 'add', 'dev', 'cli0', 'egress', 'pref', '1', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0']);
+      const half = await attach(['--hook', 'tc']);
+      expect([half.code, half.stderr]).toEqual([1, expect.stringMatching(/attaching the tc filters to cli0 failed[^]*left as it was/)]);
+      expect(await lab.execOk('director', ['tc', 'filter', 'show', 'dev', 'cli0', 'ingress'])).not.toMatch(/toa_/);
+      expect(await lab.execOk('director', ['tc', 'filter', 'show', 'dev', 'cli0', 'egress'])).toMatch(/pref 1 u32/);
+      await lab.execOk('director', ['tc', 'qdisc', 'del', 'dev', 'cli0', 'clsact']);
+      expect(await state()).toEqual(before);
+      // And it still writes.
+      const w = (await counters()).written_v4;
+      const [r] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`]);
+      expect(r.error).toBeUndefined();
+      expect((await counters()).written_v4).toBeGreaterThan(w);
+    } finally {
+      await lab.exec('director', ['tc', 'qdisc', 'del', 'dev', 'cli0', 'clsact']);
+      await lab.attachWriter({ ports: [PORT] });
+    }
+  });
+
   it('--hook tc attaches by clsact filters, and attaching by the default again leaves nothing of them', async () => {
     const clsact = { tc: { ingress: ['toa_ingress'], egress: ['toa_egress'] }, tcx: { ingress: false, egress: false }, clsact: true, links: 0 };
     const tcx = { tc: { ingress: [], egress: [] }, tcx: { ingress: true, egress: true }, clsact: false, links: 2 };
