@@ -81,6 +81,8 @@ struct {
 } info SEC(".maps");
 
 /* Bytes after the TOA go toward the tail in chunks of this size, through a per-CPU buffer. */
+#define TOA_OPT_TFO	34	/* TCP Fast Open cookie (RFC 7413) */
+
 #define MOVE_CHUNK	512
 #define MOVE_CHUNKS	32	/* at most 16 KiB of options and payload behind the insertion point */
 
@@ -92,6 +94,8 @@ struct opt_walk {
 	__u32	room;			/* lower the MSS by this (0: leave it) */
 	__u32	strip;			/* overwrite strippable kinds */
 	__u32	stripped;		/* options overwritten */
+	__u32	syn;			/* a client's SYN: its Fast Open options go too */
+	__u32	tfo;			/* Fast Open options overwritten */
 	__u32	clamped;		/* MSS lowered */
 	__u32	stop;			/* EOL or a malformed option: nothing more to do */
 };
@@ -356,6 +360,7 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 	struct scratch_buf *sb;
 	struct opt_walk *w;
 	__u32 key = 0, end, i;
+	bool tfo = false;
 	__u8 kind, len;
 	__u16 mss;
 
@@ -393,7 +398,18 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 		}
 		return 0;
 	}
-	if (!w->strip || !strip_kind(kind, len))
+	if (!w->strip)
+		return 0;
+	/*
+	 * A client's TCP Fast Open cookie or cookie request (kind 34, or the
+	 * experimental 254 with magic 0xF989): without it the handshake is a
+	 * normal one, so the real server reads TOA from the handshake ACK; with
+	 * it the server would make the connection from the SYN, which never
+	 * carries TOA.
+	 */
+	tfo = w->syn && (kind == TOA_OPT_TFO || (kind == TOA_KIND_254 && len >= 4 && w->buf[TOA_IDX(p + 2)] == 0xf9 &&
+						    w->buf[TOA_IDX(p + 3)] == 0x89));
+	if (!tfo && !strip_kind(kind, len))
 		return 0;
 	end = p + len;
 nops:
@@ -409,7 +425,10 @@ nops:
 			break;
 		w->buf[TOA_IDX(p + i)] = TOA_OPT_NOP;
 	}
-	w->stripped++;
+	if (tfo)
+		w->tfo++;
+	else
+		w->stripped++;
 	return 0;
 }
 
@@ -473,7 +492,9 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	w->next = 0;
 	w->room = room;
 	w->strip = strip;
+	w->syn = strip && s->th.syn;
 	w->stripped = 0;
+	w->tfo = 0;
 	w->clamped = 0;
 	w->stop = 0;
 	/* One call per option, none per byte of an option's body. */
@@ -483,7 +504,7 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 		if (p == w->next)
 			director_opt_step(p);
 	}
-	if (!w->stripped && !w->clamped)
+	if (!w->stripped && !w->tfo && !w->clamped)
 		return false;
 	/* optlen is a multiple of 4 (data offset counts words), as csum_diff needs. */
 	diff = bpf_csum_diff((__be32 *)orig, optlen, (__be32 *)w->buf, optlen, 0);
@@ -494,6 +515,8 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 		toa_count(DC_MSS_CLAMPED);
 	if (w->stripped)
 		toa_add(DC_FORGED_STRIPPED, w->stripped);
+	if (w->tfo)
+		toa_add(DC_TFO_STRIPPED, w->tfo);
 	return true;
 err:
 	toa_count(DC_HELPER_ERR);
