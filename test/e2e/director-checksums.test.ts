@@ -6,7 +6,8 @@
  * and fails it with EBADMSG when the program left it wrong). Every write path
  * runs, both families: the SYN-ACK's MSS clamp (Linux's layout and the
  * general walk), the fast insertion, the insertion that moves the payload
- * (IPv4 options, IPv6 extension headers), the strip. CHECKSUM_PARTIAL cannot
+ * (IPv4 options, IPv6 extension headers), the strip (of a forged TOA, and of
+ * a malformed option and all after it). CHECKSUM_PARTIAL cannot
  * be made by a test run; the lab's offload test covers it with real skbs.
  */
 import { execFileSync } from 'node:child_process';
@@ -198,13 +199,18 @@ describe.skipIf(why)(`director: checksums under BPF_PROG_TEST_RUN${why ? ` (skip
       const strip = ok(run('ingress', frame({ ...fromClient, sport: other, seq: 1, ack: 5, flags: ACK, opts: forged }), complete), 'strip');
       expect(tcpOptions(strip.options)).toEqual([]);
 
+      // A malformed option (length 1) and a forged TOA behind it: TCP ignores options from there on, and
+      // the writer leaves no reader anything to find there.
+      const mal = ok(run('ingress', frame({ ...fromClient, sport: other, seq: 1, ack: 5, flags: ACK, opts: `01010501${forged}` }), complete), 'malformed');
+      expect(Buffer.from(mal.options).toString('hex')).toBe('01'.repeat(4 + forged.length / 2));
+
       const d = await counters();
       const n = (k: string) => d[k] - c0[k];
       expect({ clamped: n('mss_clamped'), fast: n('written_fast'), moved: n('written_moved'), stripped: n('forged_stripped'), err: n('helper_err') }).toEqual({
         clamped: 2,
         fast: 2,
         moved: 1,
-        stripped: 3,
+        stripped: 4,
         err: 0,
       });
     });
