@@ -41,8 +41,10 @@ async function round(lab: Lab): Promise<Record<string, number>> {
     return {
       ingressRuns: i.cnt,
       ingressNs: i.ns / i.cnt,
+      ingressUs: i.ns / 1000,
       egressRuns: e.cnt,
       egressNs: e.ns / e.cnt,
+      egressUs: e.ns / 1000,
       written: c1.written_v4 - c0.written_v4,
     };
   } finally {
@@ -61,8 +63,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < Number(values.rounds); i++) rs.push(await round(lab));
     const m = (k: string) => median(rs.map((r) => r[k]));
     console.log('director writer, per run (bpf_stats, median of %d rounds; 200 connections, 10 MB up, 10 MB down, IPv4):', rs.length);
-    console.log(`  ingress: ${m('ingressNs').toFixed(0)} ns/run over ${m('ingressRuns')} runs`);
-    console.log(`  egress:  ${m('egressNs').toFixed(0)} ns/run over ${m('egressRuns')} runs`);
+    console.log(`  ingress: ${m('ingressNs').toFixed(0)} ns/run over ${m('ingressRuns')} runs, ${m('ingressUs').toFixed(0)} us in all`);
+    console.log(`  egress:  ${m('egressNs').toFixed(0)} ns/run over ${m('egressRuns')} runs, ${m('egressUs').toFixed(0)} us in all`);
     console.log(`  segments written: ${m('written')}`);
   } finally {
     await lab.destroy();
