@@ -11,8 +11,11 @@
  * what happened to each shape: walked and written, or dropped and why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createLab, labUnavailable, REPO_ROOT, type Lab } from '../lab/index.js';
+import { ADDR, createLab, labUnavailable, REPO_ROOT, run, runOk, tcpOptions, type Lab } from '../lab/index.js';
+import { Cgroup, inCgroup } from '../lab/cgroup.js';
+import { inNetns } from '../lab/run.js';
 import { craft, ensureCraft, toaHex } from '../tools/craft.js';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 
@@ -190,4 +193,53 @@ describe.skipIf(why)(`director: data offset 15 with a kind-200 option, real serv
     expect(r.code, r.stderr).toBe(0);
     expect(r.body.remoteAddress).toBe(onDual(ADDR.lip4));
   });
+});
+
+describe.skipIf(why)(`director: a forged TOA in GSO segments (kernel TSO, the client's own sockops writes it)${why ? ` (skipped: ${why})` : ''}`, () => {
+  let lab: Lab;
+  let clientCg: Cgroup;
+  const forgeDir = () => join(lab.pinDir, 'forge');
+
+  beforeAll(async () => {
+    ensureCraft();
+    // Offload on: the client's TCP hands the veth TSO segments, which reach the director's tc as GSO skbs.
+    lab = await createLab({ offload: true });
+    await lab.startPeerEcho({ host: '::', port: PORT });
+    await lab.attachWriter({ ports: [PORT] });
+    await lab.attachRealserver({ accept: ['v4', 'v4-200'] });
+    clientCg = new Cgroup(`${lab.id}-forge`);
+    const forged = Buffer.from(toaHex('v4-200', ADDR.stranger4, FORGED_PORT), 'hex');
+    mkdirSync(forgeDir());
+    await runOk(['bpftool', 'prog', 'load', join(REPO_ROOT, 'test/tools/build/forge-opt.bpf.o'), join(forgeDir(), 'prog'), 'type', 'sockops', 'pinmaps', forgeDir()]);
+    await runOk(['bpftool', 'map', 'update', 'pinned', join(forgeDir(), 'forged'), 'key', '0', '0', '0', '0', 'value', ...[...forged].map(String)]);
+    await runOk(['bpftool', 'cgroup', 'attach', clientCg.path, 'sock_ops', 'pinned', join(forgeDir(), 'prog')]);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (clientCg) {
+      await run(['bpftool', 'cgroup', 'detach', clientCg.path, 'sock_ops', 'pinned', join(forgeDir(), 'prog')]);
+      clientCg.remove();
+    }
+    await lab?.destroy();
+  });
+
+  it('a 1 MB upload whose every segment carries a kind-200 TOA (real server --accept v4 v4-200): stripped everywhere, the application sees the client', async () => {
+    const before = (await lab.writerStatus()).counters;
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const out = await runOk(
+      inCgroup(clientCg.path, inNetns(lab.ns.client, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/lab/clients/http-client.ts'), '--url', `http://${ADDR.vip4}:${PORT}/`, '--post-bytes', '1000000'])),
+      { timeoutMs: 60_000 },
+    );
+    const segs = await cap.stop();
+    const [r] = JSON.parse(out);
+    expect(r.error).toBeUndefined();
+    expect({ remoteAddress: r.body.remoteAddress, bodyBytes: r.body.bodyBytes }).toEqual({ remoteAddress: onDual(ADDR.client4), bodyBytes: 1000000 });
+    const fromClient = segs.filter((s) => s.dport === PORT);
+    expect(fromClient.length).toBeGreaterThan(10);
+    expect(fromClient.filter((s) => tcpOptions(s.options).some((o) => o.kind === 200))).toEqual([]);
+    const d = delta(before, (await lab.writerStatus()).counters);
+    expect(d.gso).toBeGreaterThan(0); // GSO segments did pass (no TOA written into them)
+    // Every segment the writer saw from this client carried the forged option: each was stripped.
+    expect(d.forged_stripped).toBeGreaterThanOrEqual(d.gso + d.written_v4);
+  }, 120_000);
 });
