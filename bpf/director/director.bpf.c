@@ -199,8 +199,8 @@ static __always_inline bool v6_may_hide_tcp(__u8 nh)
  * Walks the IPv6 extension headers from s->l3 + 40 to the TCP header. The
  * ones a TCP segment may carry on its way (Hop-by-Hop, Destination Options,
  * and a Routing header with no segments left, so the destination is final)
- * are walked; a Fragment header, any other extension header, or a chain
- * longer than EXTHDR_MAX cannot be vouched for.
+ * are walked; a Fragment header (of TCP or of more headers), any other
+ * extension header, or a chain longer than EXTHDR_MAX cannot be vouched for.
  */
 static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 {
@@ -212,12 +212,16 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 			break;
 		if (!v6_may_hide_tcp(nh))
 			return SEG_OTHER;
-		if (nh == IPPROTO_FRAGMENT_)
-			return SEG_FRAGMENT;
-		if (nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_DSTOPTS_ && nh != IPPROTO_ROUTING_)
+		if (nh != IPPROTO_FRAGMENT_ && nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_DSTOPTS_ && nh != IPPROTO_ROUTING_)
 			return SEG_HEADERS;
 		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)))
 			return SEG_HEADERS;
+		/*
+		 * A fragment of TCP or of more headers (reassembly takes what the
+		 * first fragment says, and that one carries the same value).
+		 */
+		if (nh == IPPROTO_FRAGMENT_)
+			return v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT : SEG_OTHER;
 		if (nh == IPPROTO_ROUTING_ && h[3])	/* segments left: the destination is not final */
 			return SEG_HEADERS;
 		nh = h[0];

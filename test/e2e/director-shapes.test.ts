@@ -5,7 +5,9 @@
  * and request, in shapes an ordinary stack never uses: IP fragments (8-byte
  * ones, a first fragment with MF, an IPv6 atomic fragment), IPv6 extension
  * headers, IPsec AH, VLAN tags, every kind a real server may accept, a full
- * options area (data offset 15) where the writer has no room. The real server
+ * options area (data offset 15) where the writer has no room, GSO segments
+ * (the client kernel's own TSO, the option written by a sockops program in
+ * the client's cgroup: test/tools/forge-opt.bpf.c). The real server
  * runs the eBPF path accepting every dialect, so a forged option that got
  * through would show as the answer's remoteAddress. The writer's counters say
  * what happened to each shape: walked and written, or dropped and why.
