@@ -840,6 +840,64 @@ err:
 	toa_count(DC_HELPER_ERR);
 }
 
+/*
+ * Takes the data out of a client's SYN (TCP Fast Open without a cookie, which
+ * a server with tcp_fastopen bit 0x200 accepts): the server then answers with
+ * a normal handshake, the client sends the data again after it, and the
+ * real server reads TOA from the handshake ACK. Checksums: th->check loses
+ * the data's sum (a CHECKSUM_PARTIAL skb keeps its pseudo header sum there,
+ * which bpf_l4_csum_replace leaves alone) and follows the length in the
+ * pseudo header; the trim (bpf_skb_change_tail) makes a CHECKSUM_COMPLETE
+ * skb CHECKSUM_NONE, so its skb->csum no longer counts.
+ */
+static __always_inline int trim_syn(struct __sk_buff *skb, struct seg *s)
+{
+	__u32 hlen = s->l4 + s->th.doff * 4, plen = s->end - hlen, l4len = s->end - s->l4, key = 0, i, at, n;
+	__u32 csum_off = s->l4 + offsetof(struct tcphdr, check);
+	struct scratch_buf *mb;
+	__s64 sum = 0;
+
+	if (plen > MOVE_CHUNK * 4)	/* a SYN holds at most one MSS of data */
+		return -1;
+	mb = bpf_map_lookup_elem(&scratch, &key);
+	if (!mb)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		at = i * MOVE_CHUNK;
+		if (at >= plen)
+			break;
+		n = plen - at;
+		if (n > MOVE_CHUNK)
+			n = MOVE_CHUNK;
+		n = BOUNDED(n, MOVE_CHUNK - 1);
+		__builtin_memset(mb->move + ((n - 1) & ~3u & (MOVE_CHUNK - 1)), 0, 4);	/* the last word's pad */
+		if (bpf_skb_load_bytes(skb, hlen + at, mb->move, n))
+			return -1;
+		/* Chunks start at even offsets of the segment, so their sums add up. */
+		n = BOUNDED((n + 3) & ~3u, MOVE_CHUNK - 1);	/* whole words: the pad is zero */
+		sum = bpf_csum_diff((__be32 *)mb->move, n, NULL, 0, sum);	/* minus the data's sum */
+		if (sum < 0)
+			return -1;
+	}
+	if (bpf_l4_csum_replace(skb, csum_off, 0, sum, 0))
+		return -1;
+	if (s->family == TOA_FAMILY_V4) {
+		__be16 olen = bpf_htons(s->end - s->l3), nlen = bpf_htons(hlen - s->l3);
+
+		if (bpf_l4_csum_replace(skb, csum_off, bpf_htons(l4len), bpf_htons(l4len - plen), BPF_F_PSEUDO_HDR | 2) ||
+		    bpf_skb_store_bytes(skb, s->l3 + offsetof(struct iphdr, tot_len), &nlen, 2, 0) ||
+		    bpf_l3_csum_replace(skb, s->l3 + offsetof(struct iphdr, check), olen, nlen, 2))
+			return -1;
+	} else {
+		__be16 nlen = bpf_htons(hlen - s->l3 - sizeof(struct ipv6hdr));
+
+		if (bpf_l4_csum_replace(skb, csum_off, bpf_htonl(l4len), bpf_htonl(l4len - plen), BPF_F_PSEUDO_HDR | 4) ||
+		    bpf_skb_store_bytes(skb, s->l3 + offsetof(struct ipv6hdr, payload_len), &nlen, 2, 0))
+			return -1;
+	}
+	return bpf_skb_change_tail(skb, hlen, 0) ? -1 : 0;
+}
+
 SEC("tc")
 int toa_ingress(struct __sk_buff *skb)
 {
@@ -882,6 +940,13 @@ int toa_ingress(struct __sk_buff *skb)
 	/* Strip only: the SYN's MSS sizes the server's segments, which never carry TOA. */
 	if (fix_options(skb, &s, true, 0) && bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
 		return TC_PASS;
+	if (s.th.syn && !s.th.ack && s.end > s.l4 + s.th.doff * 4u) {
+		if (trim_syn(skb, &s))
+			toa_count(DC_HELPER_ERR);
+		else
+			toa_count(DC_SYN_DATA_TRIMMED);
+		return TC_PASS;
+	}
 	/* No flow: the handshake, a flow already done (the normal case) or evicted. Not counted: that is every segment. */
 	if (!f)
 		return TC_PASS;

@@ -55,6 +55,7 @@ enum director_counter {
 	DC_DROP_HEADERS,	/* an IPv6 header chain the writer does not walk (Fragment aside), or IPsec, to a VIP address */
 	DC_DROP_VLAN,		/* a frame with more VLAN tags in its data than the writer reads */
 	DC_TFO_STRIPPED,	/* a client SYN's TCP Fast Open option overwritten with NOPs (the handshake becomes a normal one) */
+	DC_SYN_DATA_TRIMMED,	/* data taken out of a client SYN (Fast Open without a cookie) */
 	DC_MAX
 };
 
@@ -63,7 +64,7 @@ enum director_counter {
 	"no_room", "gso", "not_tcp", "not_vip", "no_flow", "helper_err",\
 	"flow_new", "flow_done", "flow_closed", "written_fast",		\
 	"written_moved", "dropped_fragment", "dropped_headers",		\
-	"dropped_vlan", "tfo_stripped" }
+	"dropped_vlan", "tfo_stripped", "syn_data_trimmed" }
 
 /*
  * Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the

@@ -7,7 +7,7 @@
  * runs, both families: the SYN-ACK's MSS clamp (Linux's layout and the
  * general walk), the fast insertion, the insertion that moves the payload
  * (IPv4 options, IPv6 extension headers), the strip (of a forged TOA, and of
- * a malformed option and all after it). CHECKSUM_PARTIAL cannot
+ * a malformed option and all after it), the data taken out of a Fast Open SYN. CHECKSUM_PARTIAL cannot
  * be made by a test run; the lab's offload test covers it with real skbs.
  */
 import { execFileSync } from 'node:child_process';
@@ -146,7 +146,7 @@ describe.skipIf(why)(`director: checksums under BPF_PROG_TEST_RUN${why ? ` (skip
     it.each([
       ['CHECKSUM_NONE', false],
       ['CHECKSUM_COMPLETE', true],
-    ] as const)('%s: MSS clamp, fast insertion, moved insertion and strip leave every checksum right', async (_m, complete) => {
+    ] as const)('%s: MSS clamp, fast insertion, moved insertion, strip and SYN data trim leave every checksum right', async (_m, complete) => {
       const cport = nextPort++;
       const isn = 0x10000000 + cport;
       const toa = { kind: 254, len: room, body: Buffer.from(toaHex(family === 4 ? 'v4' : 'v6', client, cport), 'hex').subarray(2) };
@@ -204,8 +204,17 @@ describe.skipIf(why)(`director: checksums under BPF_PROG_TEST_RUN${why ? ` (skip
       const mal = ok(run('ingress', frame({ ...fromClient, sport: other, seq: 1, ack: 5, flags: ACK, opts: `01010501${forged}` }), complete), 'malformed');
       expect(Buffer.from(mal.options).toString('hex')).toBe('01'.repeat(4 + forged.length / 2));
 
+      // A Fast Open SYN with data (odd length, a cookie request): option and data go, the SYN stays.
+      // Trimming the skb (bpf_skb_change_tail) makes COMPLETE into NONE, as growing it does (above): NONE.
+      const tfo = ok(
+        run('ingress', frame({ ...fromClient, sport: nextPort++, seq: 7, ack: 0, flags: SYN, opts: '020405b4' + '0101' + '2202', payload: Buffer.alloc(1201, 0xa5) }), false),
+        'Fast Open SYN with data',
+      );
+      expect([tfo.payloadLength, Buffer.from(tfo.options).toString('hex')]).toEqual([0, '020405b401010101']);
+
       const d = await counters();
       const n = (k: string) => d[k] - c0[k];
+      expect([n('tfo_stripped'), n('syn_data_trimmed')]).toEqual([1, 1]);
       expect({ clamped: n('mss_clamped'), fast: n('written_fast'), moved: n('written_moved'), stripped: n('forged_stripped'), err: n('helper_err') }).toEqual({
         clamped: 2,
         fast: 2,

@@ -72,4 +72,33 @@ describe.skipIf(why)(`director: TCP Fast Open clients${why ? ` (skipped: ${why})
     const after = (await lab.writerStatus()).counters;
     expect(after.tfo_stripped - before.tfo_stripped).toBe(3);
   });
+
+  it.each([
+    ['IPv4', `http://${ADDR.vip4}:${PORT}/`, `::ffff:${ADDR.client4}`],
+    ['IPv6', `http://[${ADDR.vip6}]:${PORT}/`, ADDR.client6],
+  ])('%s: Fast Open without cookies on both ends (data in the SYN, no option): the data is taken out of the SYN and sent again after a normal handshake', async (_n, url, want) => {
+    // Client: Fast Open with no cookie (0x4); server: data accepted in a SYN with no cookie (0x200).
+    await lab.execOk('client', ['sysctl', '-qw', 'net.ipv4.tcp_fastopen=5']);
+    await lab.execOk('realserver', ['sysctl', '-qw', 'net.ipv4.tcp_fastopen=515']);
+    try {
+      const before = (await lab.writerStatus()).counters;
+      const atClient = await lab.capture('client', 'eth0', `tcp port ${PORT}`);
+      const atServer = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+      for (let i = 0; i < 2; i++) {
+        const out = await lab.execOk('client', ['curl', '-sS', '--tcp-fastopen', '--max-time', '10', '-w', '\n%{local_port}', url]);
+        const [body, port] = out.trim().split('\n');
+        expect([i, JSON.parse(body)]).toEqual([i, { remoteAddress: want, remotePort: Number(port) }]);
+      }
+      const sent = (await atClient.stop()).filter((s) => s.flags.syn && !s.flags.ack);
+      const arrived = (await atServer.stop()).filter((s) => s.flags.syn && !s.flags.ack);
+      // The client did send its request in the SYN; the real server got the SYN without it.
+      expect(sent.map((s) => s.payloadLength > 0)).toEqual([true, true]);
+      expect(arrived.map((s) => [s.payloadLength, s.tcpChecksumOk])).toEqual([[0, true], [0, true]]);
+      const after = (await lab.writerStatus()).counters;
+      expect(after.syn_data_trimmed - before.syn_data_trimmed).toBe(2);
+    } finally {
+      await lab.execOk('client', ['sysctl', '-qw', 'net.ipv4.tcp_fastopen=1']);
+      await lab.execOk('realserver', ['sysctl', '-qw', 'net.ipv4.tcp_fastopen=3']);
+    }
+  });
 });
