@@ -353,11 +353,12 @@ static __always_inline bool strip_kind(__u8 kind, __u8 len)
 }
 
 /*
- * The option that starts at p. A global function: the verifier checks it
- * once for any state, instead of once per path through the options (an
- * inlined walk has more paths than its one-million-instruction budget). Its
- * state is in the scratch map so the argument is a plain number: pointer
- * arguments of global functions need Linux 5.12, this needs 5.6.
+ * The option that starts at p; 1 when the walk is over. A global function:
+ * the verifier checks it once for any state, instead of once per path
+ * through the options (an inlined walk has more paths than its
+ * one-million-instruction budget). Its state is in the scratch map so the
+ * argument is a plain number: pointer arguments of global functions need
+ * Linux 5.12, this needs 5.6.
  */
 __attribute__((noinline)) int director_opt_step(__u32 p)
 {
@@ -370,14 +371,14 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 
 	sb = bpf_map_lookup_elem(&scratch, &key);
 	if (!sb)
-		return 0;
+		return 1;
 	w = &sb->w;
 	if (w->stop || p >= w->len || p >= TOA_OPT_MAX || p != w->next)
-		return 0;
+		return 1;
 	kind = w->buf[TOA_IDX(p)];
 	if (kind == TOA_OPT_EOL) {
 		w->stop = 1;
-		return 0;
+		return 1;
 	}
 	if (kind == TOA_OPT_NOP) {
 		w->next = p + 1;
@@ -423,7 +424,7 @@ nops:
 	 * it walks, can find a TOA among NOPs.
 	 */
 	if (!w->strip)
-		return 0;
+		return w->stop;
 	for (i = 0; i < TOA_OPT_MAX; i++) {
 		if (p + i >= end)
 			break;
@@ -433,7 +434,7 @@ nops:
 		w->tfo++;
 	else
 		w->stripped++;
-	return 0;
+	return w->stop;
 }
 
 /*
@@ -501,12 +502,18 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	w->tfo = 0;
 	w->clamped = 0;
 	w->stop = 0;
-	/* One call per option, none per byte of an option's body. */
+	/*
+	 * One call per option, none per byte of an option's body. The call's
+	 * result is tested, not dropped: a loop that ends in a call falls
+	 * through into its head, a back-edge Linux 6.1's verifier refuses.
+	 */
 	for (p = 0; p < TOA_OPT_MAX; p++) {
-		if (p >= optlen || w->stop)
+		if (p >= optlen)
 			break;
-		if (p == w->next)
-			director_opt_step(p);
+		if (p != w->next)
+			continue;
+		if (director_opt_step(p))
+			break;
 	}
 	if (!w->stripped && !w->tfo && !w->clamped)
 		return false;
