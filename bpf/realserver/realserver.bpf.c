@@ -187,7 +187,8 @@ static __always_inline int take_toa(struct bpf_sock_ops *skops)
 	int st = parse_segment(skops, &a);
 
 	toa_count(RS_C_SEGMENTS);
-	toa_count(RS_C_STATUS + (st & 7));
+	if (st >= 0 && st < TOA_STATUS_MAX)
+		toa_count(RS_C_STATUS + st);
 	if (st == TOA_OK)
 		save_record(skops, &a);
 	return st;

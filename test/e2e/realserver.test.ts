@@ -132,6 +132,33 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     expect(delta(before, await counters())).toMatchObject({ found: 1, nat64: 1 });
   });
 
+  it('::ffff:a.b.c.d in a v6 TOA is the IPv4 client: an IPv4 socket shows it (no nat64), a dual-stack one as ::ffff:', async () => {
+    const before = await counters();
+    for (const port of [V4ONLY, DUAL]) {
+      const sport = randomPort();
+      const r = await craft(lab, 'client', ADDR.vip4, port, { sport, ackOpts: toaHex('v6', `::ffff:${ADDR.client4}`, sport) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.body).toMatchObject({ remoteAddress: port === V4ONLY ? ADDR.client4 : `::ffff:${ADDR.client4}`, remotePort: sport });
+    }
+    const d = delta(before, await counters());
+    expect(d).toMatchObject({ found: 2, rewritten4: 1, rewritten6: 1 });
+    expect(d.nat64 ?? 0).toBe(0);
+  });
+
+  it('an address no client can have (loopback, ::ffff:127.0.0.1) or port 0: no record, the LIP, counted', async () => {
+    const before = await counters();
+    for (const [addr, port] of [['127.0.0.1', 1234], [`::ffff:127.0.0.1`, 1234], ['::1', 1234], [ADDR.client4, 0]] as const) {
+      const sport = randomPort();
+      const ackOpts = toaHex(addr.includes(':') ? 'v6' : 'v4', addr, port);
+      const r = await craft(lab, 'client', ADDR.vip4, DUAL, { sport, ackOpts });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.body, addr).toMatchObject({ remoteAddress: `::ffff:${ADDR.lip4}`, remotePort: sport });
+    }
+    const d = delta(before, await counters());
+    expect(d).toMatchObject({ impossible_address: 3, malformed_port: 1 });
+    expect(d.found ?? 0).toBe(0);
+  });
+
   it('handshake ACK without TOA, first data segment with it: recovered', async () => {
     const before = await counters();
     const r = await viaVip(4, DUAL, { toa: 'data' });
