@@ -263,6 +263,11 @@ int toa_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
 		on_segment(skops);
 		break;
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		/* An accepted socket connecting elsewhere (after connect(AF_UNSPEC)): its client is gone. */
+		if (skops->sk)
+			bpf_sk_storage_delete(&records, skops->sk);
+		break;
 	}
 	return 1;
 }
@@ -289,6 +294,29 @@ static __always_inline struct toa_record *record_of(struct bpf_sock_addr *ctx)
 	return rec;
 }
 
+/*
+ * Whether the kernel's peer (ctx, before any rewrite) is still the one the
+ * record replaced: the LIP and port. A socket that disconnected and connected
+ * elsewhere keeps its storage; it must not keep its old client.
+ */
+static __always_inline int same_peer4(struct bpf_sock_addr *ctx, struct toa_record *rec)
+{
+	__u32 a;
+
+	__builtin_memcpy(&a, rec->peer_addr, 4);
+	return rec->peer_family == TOA_FAMILY_V4 && ctx->user_ip4 == a &&
+	       (__u16)ctx->user_port == rec->peer_port;
+}
+
+static __always_inline int same_peer6(struct bpf_sock_addr *ctx, struct toa_record *rec)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, rec->peer_addr, 16);
+	return rec->peer_family == TOA_FAMILY_V6 && ctx->user_ip6[0] == w[0] && ctx->user_ip6[1] == w[1] &&
+	       ctx->user_ip6[2] == w[2] && ctx->user_ip6[3] == w[3] && (__u16)ctx->user_port == rec->peer_port;
+}
+
 SEC("cgroup/getpeername4")
 int toa_getpeername4(struct bpf_sock_addr *ctx)
 {
@@ -297,6 +325,10 @@ int toa_getpeername4(struct bpf_sock_addr *ctx)
 
 	if (!rec)
 		return 1;
+	if (!same_peer4(ctx, rec)) {
+		toa_count(RS_C_STALE);
+		return 1;
+	}
 	if (rec->family != TOA_FAMILY_V4) {
 		/* sockaddr_in cannot hold an IPv6 client: keep the LIP, the record has the rest. */
 		mark(rec, TOA_REC_NAT64, RS_C_NAT64);
@@ -318,6 +350,10 @@ int toa_getpeername6(struct bpf_sock_addr *ctx)
 
 	if (!rec)
 		return 1;
+	if (!same_peer6(ctx, rec)) {
+		toa_count(RS_C_STALE);
+		return 1;
+	}
 	if (rec->family == TOA_FAMILY_V4) {
 		/* IPv4 client on a dual-stack socket: ::ffff:a.b.c.d, as the kernel writes it. */
 		w[0] = 0;

@@ -116,6 +116,7 @@ static const char *const counter_names[RS_C_MAX] = {
 	[RS_C_NAT64]				= "nat64",
 	[RS_C_STORAGE_FAIL]			= "storage_fail",
 	[RS_C_NO_PARSER]			= "no_parser",
+	[RS_C_STALE]				= "stale",
 };
 
 /* The three attached programs: pinned link name and what each does. */

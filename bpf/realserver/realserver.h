@@ -29,6 +29,7 @@ enum rs_counter {
 	RS_C_NAT64,		/* IPv6 client on an IPv4 socket: left as is, recorded */
 	RS_C_STORAGE_FAIL,	/* socket storage could not be allocated */
 	RS_C_NO_PARSER,		/* segments not read: every per-CPU parser slot was in use */
+	RS_C_STALE,		/* getpeername() of a socket whose peer is no longer the record's LIP: not rewritten */
 	RS_C_MAX
 };
 

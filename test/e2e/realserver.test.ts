@@ -8,7 +8,7 @@ import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDR, createLab, labUnavailable, run, type Lab } from '../lab/index.js';
-import { craft, ensureCraft, randomPort, toaHex, type CraftOptions } from '../tools/craft.js';
+import { craft, ensureCraft, randomPort, toaHex, TOOLS, type CraftOptions } from '../tools/craft.js';
 
 const why = labUnavailable();
 
@@ -231,6 +231,24 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     expect((await lab.realserverStatus()).trust).toEqual(['0.0.0.0/0', '::/0']);
     await lab.attachRealserver();
     expect((await viaVip(4, DUAL)).body.remoteAddress).toBe(`::ffff:${ADDR.client4}`);
+  });
+
+  it('an accepted socket that disconnects and connects elsewhere loses its record: getpeername() shows the new peer', async () => {
+    const port = 9090;
+    const app = lab.spawn('realserver', [join(TOOLS, 'build/reconnect'), String(port), join(lab.pinDir, 'records')], { cgroup: true });
+    await app.waitFor(/^listening /m);
+    const sport = randomPort();
+    const r = await craft(lab, 'client', ADDR.vip4, port, { sport, ackOpts: toaHex('v4', ADDR.client4, sport) });
+    expect(r.code, r.stderr).toBe(0);
+    // While the director's connection lasts, the app sees the client...
+    expect(r.body.before).toBe(`::ffff:${ADDR.client4} ${sport}`);
+    const out = await app.waitFor(/^\{.*\}$/m);
+    // ...and once the socket is someone else's connection, that peer, and no record.
+    expect(JSON.parse(out[0])).toEqual({
+      before: `::ffff:${ADDR.client4} ${sport}`,
+      after: `::ffff:127.0.0.1 ${port + 1}`,
+      record: false,
+    });
   });
 
   it('attach with another cgroup while attached is refused', async () => {
