@@ -33,14 +33,6 @@ struct {
 	__type(value, struct toa_record);
 } records SEC(".maps");
 
-/* Only while still looking after the handshake; deleted when done. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct rs_pending);
-} pending SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -194,63 +186,64 @@ static __always_inline int take_toa(struct bpf_sock_ops *skops)
 	return st;
 }
 
-static __always_inline void stop_looking(struct bpf_sock_ops *skops)
+/*
+ * Whether the handshake segment of an untrusted connection carries a TOA
+ * option, only to count it: the usual Linux ACK (no options, or NOP NOP
+ * timestamps) is answered without a parse.
+ */
+static __always_inline int untrusted_toa(struct bpf_sock_ops *skops)
 {
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
-				  ~BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
-	if (skops->sk)
-		bpf_sk_storage_delete(&pending, skops->sk);
+	void *data = (void *)(long)skops->skb_data;
+	void *end = (void *)(long)skops->skb_data_end;
+	struct toa_addr a;
+	struct tcphdr *th = data;
+	__u32 *w = (__u32 *)(th + 1);
+
+	if ((void *)(th + 1) > end || th->doff <= 5)
+		return 0;
+	if (th->doff == 8 && (void *)(w + 1) <= end && *w == bpf_htonl(0x0101080a))
+		return 0;
+	return parse_segment(skops, &a) != TOA_ABSENT;
 }
 
 /* The segment completing the handshake (normal, lost-ACK and SYN-cookie paths alike). */
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
-	struct toa_addr a = {};
-	struct rs_pending *p;
-
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
 	if (!trusted(skops)) {
 		toa_count(RS_C_UNTRUSTED);
-		if (parse_segment(skops, &a) != TOA_ABSENT)
+		if (untrusted_toa(skops))
 			toa_count(RS_C_UNTRUSTED_TOA);
 		return;
 	}
 	if (take_toa(skops) == TOA_OK)
 		return;
-	/* Not here: look at the next few segments, then stop. */
-	if (!skops->sk)
-		return;
-	p = bpf_sk_storage_get(&pending, skops->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!p) {
-		toa_count(RS_C_STORAGE_FAIL);
-		return;
-	}
-	p->segments = 0;
+	/*
+	 * Not here: look at later segments that carry an option Linux does not
+	 * know (TOA kinds are such options), until one gives a record. Segments
+	 * without one cost nothing: the kernel does not call us for them.
+	 */
+	toa_count(RS_C_TRUSTED_NO_TOA);
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
-				  BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
+				  BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG);
 }
 
-/* A later segment of a connection still without a record. */
+/* A later segment with an option unknown to Linux, of a connection still without a record. */
 static __always_inline void on_segment(struct bpf_sock_ops *skops)
 {
-	struct rs_pending *p;
-
-	if (!skops->sk)
+	/*
+	 * Another sockops program in the cgroup may have asked for this
+	 * callback, on any connection: take TOA only where on_established()
+	 * would have, and never replace a record.
+	 */
+	if (!skops->sk || bpf_sk_storage_get(&records, skops->sk, NULL, 0) || !trusted(skops))
 		return;
-	/* Not ours: another sockops program in the cgroup asked for this callback. */
-	p = bpf_sk_storage_get(&pending, skops->sk, NULL, 0);
-	if (!p)
+	if (take_toa(skops) != TOA_OK)
 		return;
-	if (take_toa(skops) == TOA_OK) {
-		toa_count(RS_C_LATE);
-		stop_looking(skops);
-		return;
-	}
-	if (++p->segments >= RS_LATE_SEGMENTS) {
-		toa_count(RS_C_GAVE_UP);
-		stop_looking(skops);
-	}
+	toa_count(RS_C_LATE);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+				  ~BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG);
 }
 
 SEC("sockops")

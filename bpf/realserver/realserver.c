@@ -10,7 +10,7 @@
  *   realserver/link_getpeername4   after this loader exits
  *   realserver/link_getpeername6
  *   realserver/records_live      iterator: reading it yields one byte per live record
- *   realserver/{pending,trust4,trust6,counters,config}
+ *   realserver/{trust4,trust6,counters,config}
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -110,7 +110,7 @@ static const char *const counter_names[RS_C_MAX] = {
 	[RS_C_UNTRUSTED]			= "untrusted",
 	[RS_C_UNTRUSTED_TOA]			= "untrusted_toa",
 	[RS_C_LATE]				= "late",
-	[RS_C_GAVE_UP]				= "gave_up",
+	[RS_C_TRUSTED_NO_TOA]			= "trusted_no_toa",
 	[RS_C_REWRITTEN4]			= "rewritten4",
 	[RS_C_REWRITTEN6]			= "rewritten6",
 	[RS_C_NAT64]				= "nat64",
@@ -123,8 +123,10 @@ static const char *const counter_names[RS_C_MAX] = {
 enum { L_SOCKOPS, L_GETPEERNAME4, L_GETPEERNAME6, L_MAX };
 static const char *const link_names[L_MAX] = { "link_sockops", "link_getpeername4", "link_getpeername6" };
 /* Pinned names of the maps under the role's folder, and the maps' names in the object. */
-static const char *const map_names[] = { "pending", "trust4", "trust6", "counters", "config" };
-static const char *const map_obj_names[] = { "pending", "trust4", "trust6", "toa_counters", "config" };
+static const char *const map_names[] = { "trust4", "trust6", "counters", "config" };
+static const char *const map_obj_names[] = { "trust4", "trust6", "toa_counters", "config" };
+/* Pins of earlier versions, removed by detach. */
+static const char *const old_pins[] = { "pending" };
 #define ITER_PIN	"records_live"
 
 static void print_usage(FILE *f)
@@ -642,6 +644,9 @@ static int remove_all(const struct toa_global *g, bool quiet)
 		removed++;
 	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++)
 		if (!sub_path(g, map_names[i], path, sizeof(path)) && !unlink(path))
+			removed++;
+	for (i = 0; i < sizeof(old_pins) / sizeof(old_pins[0]); i++)
+		if (!sub_path(g, old_pins[i], path, sizeof(path)) && !unlink(path))
 			removed++;
 	if (!toa_pin_path(g, TOA_PIN_RECORDS, path, sizeof(path)) && !unlink(path))
 		removed++;
