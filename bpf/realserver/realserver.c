@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -424,6 +426,59 @@ static int sync_trust(int fd4, int fd6)
 	return 0;
 }
 
+/* Whether addr (family, 4 or 16 bytes) is in the prefix c. */
+static bool cidr_has(const struct toa_cidr *c, __u8 family, const __u8 *addr)
+{
+	unsigned int full = c->prefix / 8, rest = c->prefix % 8;
+
+	if (c->family != family || memcmp(c->addr, addr, full))
+		return false;
+	return !rest || !((c->addr[full] ^ addr[full]) & (0xff00 >> rest));
+}
+
+/*
+ * Trust is judged on the source the real server sees, after its own NAT: a
+ * trusted prefix holding one of this host's addresses trusts the host itself
+ * and whatever it masquerades or SNATs (containers, kube-proxy), so outsiders
+ * could choose their address. Says so for each such prefix; attach goes on.
+ */
+static void warn_own_addresses(void)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	struct ifaddrs *ifs, *i;
+	int t;
+
+	if (env.trust_any || getifaddrs(&ifs))
+		return;
+	for (t = 0; t < env.ntrust; t++) {
+		for (i = ifs; i; i = i->ifa_next) {
+			const __u8 *addr;
+			__u8 family;
+
+			if (!i->ifa_addr)
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET) {
+				family = TOA_FAMILY_V4;
+				addr = (const __u8 *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			} else if (i->ifa_addr->sa_family == AF_INET6) {
+				family = TOA_FAMILY_V6;
+				addr = (const __u8 *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			} else {
+				continue;
+			}
+			if (!cidr_has(&env.trust[t], family, addr))
+				continue;
+			fprintf(stderr, PROG ": warning: trusted prefix %s/%u holds this host's own address %s (%s): "
+				"connections from this host, and from anything it masquerades or SNATs (containers, "
+				"kube-proxy), would be trusted; trust the director's LIPs themselves\n",
+				toa_addr_str(env.trust[t].family, env.trust[t].addr, a, sizeof(a)), env.trust[t].prefix,
+				toa_addr_str(family, addr, b, sizeof(b)), i->ifa_name);
+			break;
+		}
+	}
+	freeifaddrs(ifs);
+}
+
 /* ---- attach ------------------------------------------------------------- */
 
 static int read_config(const struct toa_global *g, struct rs_config *cfg)
@@ -545,6 +600,7 @@ static int cmd_attach(const struct toa_global *g)
 
 	if (check_kernel())
 		return 1;
+	warn_own_addresses();
 	cgfd = open_cgroup(cgpath, sizeof(cgpath), &cgid);
 	if (cgfd < 0)
 		return 1;

@@ -251,6 +251,20 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     });
   });
 
+  it("attach warns when a trusted prefix holds one of the host's own addresses (its own NAT would make outsiders trusted)", async () => {
+    const wide = await lab.toaBpf(['realserver', 'attach', '--cgroup', lab.cgroup.path, '--trust', '192.0.2.0/24', '--trust', `${ADDR.lip6}/128`], 'realserver');
+    expect(wide.code, wide.stderr).toBe(0);
+    expect(wide.stderr).toContain(`warning: trusted prefix 192.0.2.0/24 holds this host's own address ${ADDR.rs4} (eth0)`);
+    expect(wide.stderr).not.toMatch(/2001:db8:200::1\/128 holds/);
+    const loop = await lab.toaBpf(['realserver', 'attach', '--cgroup', lab.cgroup.path, '--trust', '127.0.0.0/8', '--trust', '::1'], 'realserver');
+    expect(loop.stderr).toMatch(/trusted prefix 127\.0\.0\.0\/8 holds this host's own address 127\.0\.0\.1 \(lo\)/);
+    expect(loop.stderr).toMatch(/trusted prefix ::1\/128 holds this host's own address ::1 \(lo\)/);
+    // The LIPs themselves: no warning.
+    const lips = await lab.toaBpf(['realserver', 'attach', '--cgroup', lab.cgroup.path, '--trust', `${ADDR.lip4}/32`, '--trust', `${ADDR.lip6}/128`], 'realserver');
+    expect(lips.code, lips.stderr).toBe(0);
+    expect(lips.stderr).not.toMatch(/own address/);
+  });
+
   it('attach with another cgroup while attached is refused', async () => {
     const r = await lab.toaBpf(['realserver', 'attach', '--cgroup', join(lab.cgroup.path, '..'), '--trust-any'], 'realserver');
     expect(r.code).toBe(1);
