@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -59,6 +61,12 @@ static const char usage[] =
 "  -a, --accept DIALECT   dialects to accept, repeatable or comma-separated:\n"
 "                         v4 v6 v6-ali (default), v4-253 v4-200 cdn cdn6;\n"
 "                         none: read no TOA (counters only)\n"
+"  -g, --records-group GROUP\n"
+"                         let GROUP read the records (the toa npm package in an\n"
+"                         app that does not run as root): the pin directory and\n"
+"                         the records map become group-readable; without it,\n"
+"                         root only. Needs Linux 5.19+ for apps without CAP_BPF\n"
+"                         unless kernel.unprivileged_bpf_disabled is 0\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa)\n"
 "  -j, --json             status: machine-readable output\n"
@@ -81,6 +89,8 @@ static struct env {
 	bool trust_any;
 	__u32 accept;
 	bool accept_none;
+	const char *records_group;	/* --records-group */
+	gid_t records_gid;
 	struct toa_opts opts;	/* --pin-dir, --json, --verbose */
 } env;
 
@@ -89,6 +99,7 @@ static const struct option long_opts[] = {
 	{ "trust",	required_argument,	NULL, 't' },
 	{ "trust-any",	no_argument,		NULL, 'T' },
 	{ "accept",	required_argument,	NULL, 'a' },
+	{ "records-group", required_argument,	NULL, 'g' },
 	{ "pin-dir",	required_argument,	NULL, 'p' },
 	{ "json",	no_argument,		NULL, 'j' },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -179,19 +190,30 @@ static int parse_opt(int opt, char *arg)
 		break;
 	case 'a':
 		return add_accept(arg);
+	case 'g': {
+		struct group *gr = getgrnam(arg);
+		char *end;
+		unsigned long id = strtoul(arg, &end, 10);
+
+		if (!gr && (!*arg || *end))
+			return usage_error("--records-group: no group '%s'", arg);
+		env.records_group = arg;
+		env.records_gid = gr ? gr->gr_gid : (gid_t)id;
+		break;
+	}
 	}
 	return 0;
 }
 
 static int parse_args(int argc, char **argv, const char *cmd)
 {
-	int err = toa_parse_opts(&role, argc, argv, ":c:t:Ta:p:jvh", long_opts, &env.opts, parse_opt);
+	int err = toa_parse_opts(&role, argc, argv, ":c:t:Ta:g:p:jvh", long_opts, &env.opts, parse_opt);
 
 	if (err)
 		return err;
 	if (strcmp(cmd, "attach")) {
-		if (env.ntrust || env.trust_any || env.accept || env.accept_none)
-			return usage_error("--trust, --trust-any and --accept belong to attach");
+		if (env.ntrust || env.trust_any || env.accept || env.accept_none || env.records_group)
+			return usage_error("--trust, --trust-any, --accept and --records-group belong to attach");
 	} else {
 		if (!env.ntrust && !env.trust_any)
 			return usage_error("attach needs a trust decision: --trust CIDR (the director's "
@@ -479,6 +501,85 @@ static void warn_own_addresses(void)
 	freeifaddrs(ifs);
 }
 
+/* ---- who may read records ------------------------------------------------ */
+
+/* Can members of gid (not root, not the owner) search directory path? */
+static bool group_can_search(const char *path, gid_t gid)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return false;
+	return (st.st_mode & S_IXOTH) || (st.st_gid == gid && (st.st_mode & S_IXGRP));
+}
+
+/*
+ * Before Linux 5.19 kernel.unprivileged_bpf_disabled refused every bpf()
+ * command to a process without CAP_BPF, opening a pinned map included; from
+ * 5.19 it refuses only loading programs and creating maps, and file
+ * permissions decide who opens a pin.
+ */
+static bool bpf_syscall_closed_to_users(char *why, size_t len)
+{
+	struct utsname u;
+	unsigned int major = 0, minor = 0;
+	char v = '0';
+	FILE *f;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2 || major > 5 || (major == 5 && minor >= 19))
+		return false;
+	f = fopen("/proc/sys/kernel/unprivileged_bpf_disabled", "r");
+	if (f) {
+		if (fread(&v, 1, 1, f) != 1)
+			v = '0';
+		fclose(f);
+	}
+	if (v == '0')
+		return false;
+	snprintf(why, len, "Linux %s refuses bpf() to processes without CAP_BPF while "
+		 "kernel.unprivileged_bpf_disabled is %c (5.19 and later only refuse loading)", u.release, v);
+	return true;
+}
+
+/*
+ * Lets env.records_gid read the records (the pin directory searchable by the
+ * group, the records map readable by it), or takes that back: every attach
+ * states the whole wanted state. The realserver/ folder stays root's. Says
+ * what else stands in the group's way; 0 or -errno.
+ */
+static int apply_records_access(const struct toa_global *g)
+{
+	char path[PATH_MAX], why[256];
+	gid_t gid = env.records_group ? env.records_gid : 0;
+	char *slash;
+	int err;
+
+	err = toa_pin_path(g, TOA_PIN_RECORDS, path, sizeof(path));
+	if (err)
+		return err;
+	if (chown(g->pin_dir, -1, gid) || chmod(g->pin_dir, env.records_group ? 0710 : 0700) ||
+	    chown(path, -1, gid) || chmod(path, env.records_group ? 0640 : 0600)) {
+		err = -errno;
+		fprintf(stderr, PROG ": setting who may read %s failed: %s\n", path, strerror(errno));
+		return err;
+	}
+	if (!env.records_group)
+		return 0;
+	/* Every directory above must let the group through, or the pin cannot be reached. */
+	snprintf(path, sizeof(path), "%s", g->pin_dir);
+	while ((slash = strrchr(path, '/')) && slash != path) {
+		*slash = '\0';
+		if (!group_can_search(path, gid))
+			fprintf(stderr, PROG ": warning: group %s cannot search %s, so it cannot reach the records; "
+				"allow it (chmod o+x %s, or chgrp %s and chmod g+x) or use a --pin-dir it can reach\n",
+				env.records_group, path, path, env.records_group);
+	}
+	if (bpf_syscall_closed_to_users(why, sizeof(why)))
+		fprintf(stderr, PROG ": warning: %s: apps of group %s also need CAP_BPF to read records\n",
+			why, env.records_group);
+	return 0;
+}
+
 /* ---- attach ------------------------------------------------------------- */
 
 static int read_config(const struct toa_global *g, struct rs_config *cfg)
@@ -657,6 +758,8 @@ static int cmd_attach(const struct toa_global *g)
 		if (attach_or_update(g, progs[i], link_names[i], cgfd))
 			goto cleanup;
 	pin_records_iter(g, skel);
+	if (apply_records_access(g))
+		goto cleanup;
 
 	printf("realserver: %s cgroup %s (pin dir %s)\n", fresh ? "attached to" : "updated on", cgpath, g->pin_dir);
 	printf("  accept:");
@@ -673,6 +776,8 @@ static int cmd_attach(const struct toa_global *g)
 			printf(" %s/%u", toa_addr_str(env.trust[i].family, env.trust[i].addr, buf, sizeof(buf)),
 			       env.trust[i].prefix);
 	printf("\n");
+	if (env.records_group)
+		printf("  records: readable by group %s\n", env.records_group);
 	ret = 0;
 cleanup:
 	realserver_bpf__destroy(skel);

@@ -7,7 +7,7 @@
 import { readdirSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createLab, labUnavailable, run, type Lab } from '../lab/index.js';
+import { ADDR, createLab, labUnavailable, REPO_ROOT, run, type Lab } from '../lab/index.js';
 import { craft, ensureCraft, randomPort, toaHex, TOOLS, type CraftOptions } from '../tools/craft.js';
 
 const why = labUnavailable();
@@ -263,6 +263,48 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     const lips = await lab.toaBpf(['realserver', 'attach', '--cgroup', lab.cgroup.path, '--trust', `${ADDR.lip4}/32`, '--trust', `${ADDR.lip6}/128`], 'realserver');
     expect(lips.code, lips.stderr).toBe(0);
     expect(lips.stderr).not.toMatch(/own address/);
+  });
+
+  it('--records-group: the npm package in an app running as nobody reads the full record; without it, root only', async () => {
+    const recordsPin = join(lab.pinDir, 'records');
+    /** One request to a fresh toa-peer app run as nobody:nogroup (no capabilities). */
+    const asNobody = async (port: number) => {
+      const app = lab.spawn('realserver', [
+        'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
+        process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/lab/servers/toa-peer.ts'), '--port', String(port),
+      ], { cgroup: true });
+      await app.waitFor(/^listening /m);
+      const sport = randomPort();
+      const r = await craft(lab, 'client', ADDR.vip4, port, { sport, ackOpts: toaHex('v4', ADDR.client4, sport) });
+      await app.stop();
+      expect(r.code, r.stderr).toBe(0);
+      return { body: r.body, sport };
+    };
+    // Root only (the default): the app is refused, and says so (strict mode: no silent fallback).
+    const denied = await asNobody(9100);
+    expect(denied.body.error).toBe('TOA_EPERM');
+    expect(statSync(recordsPin).mode & 0o777).toBe(0o600);
+
+    const granted = await lab.toaBpf(['realserver', 'attach', '--cgroup', lab.cgroup.path, '--trust', `${ADDR.lip4}/32`,
+      '--trust', `${ADDR.lip6}/128`, '--records-group', 'nogroup'], 'realserver');
+    expect(granted.code, granted.stderr).toBe(0);
+    expect(granted.stdout).toMatch(/records: readable by group nogroup/);
+    expect(statSync(recordsPin)).toMatchObject({ gid: 65534 });
+    expect(statSync(recordsPin).mode & 0o777).toBe(0o640);
+    expect(statSync(lab.pinDir).mode & 0o777).toBe(0o710);
+    expect(readdirSync(lab.pinDir)).toContain('realserver');
+    expect(statSync(join(lab.pinDir, 'realserver')).mode & 0o777).toBe(0o700);
+    const ok = await asNobody(9101);
+    expect(ok.body.peer).toEqual({
+      address: `::ffff:${ADDR.client4}`, port: ok.sport, family: 4, via: 'toa',
+      proxy: { address: `::ffff:${ADDR.lip4}`, port: expect.any(Number) }, dialect: 'v4', nat64: false,
+    });
+
+    // Attach states the whole access: without the flag, back to root only.
+    await lab.attachRealserver();
+    expect(statSync(recordsPin)).toMatchObject({ gid: 0 });
+    expect(statSync(recordsPin).mode & 0o777).toBe(0o600);
+    expect((await asNobody(9102)).body.error).toBe('TOA_EPERM');
   });
 
   it('attach with another cgroup while attached is refused', async () => {

@@ -48,7 +48,9 @@ describe('toa-bpf realserver: argument errors', () => {
     [['attach', '--trust-any', '--json'], /--json belongs to status/],
     [['attach', '--trust'], /option '--trust' needs a value/],
     [['attach', '--trust-any', 'extra'], /unexpected argument 'extra'/],
-    [['status', '--trust', '192.0.2.1'], /--trust, --trust-any and --accept belong to attach/],
+    [['status', '--trust', '192.0.2.1'], /--trust, --trust-any, --accept and --records-group belong to attach/],
+    [['status', '--records-group', 'nogroup'], /--records-group belong to attach/],
+    [['attach', '--trust-any', '--records-group', 'no-such-group-here'], /--records-group: no group 'no-such-group-here'/],
     [['detach', '--bogus'], /unknown option '--bogus'/],
   ])('%j -> exit 2: %s', (args, message) => {
     const r = rs(args as string[]);
