@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#define TOA_BPF_PARSER		/* the parser's map and step function (toa_wire.h) */
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
 #include "realserver.h"

@@ -314,11 +314,15 @@ static __always_inline int toa_parse_at(struct toa_parser *ps, __u32 p)
 	return TOA_PARSE_MORE;
 }
 
-#if defined(__bpf__)
+#if defined(__bpf__) && defined(TOA_BPF_PARSER)
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 /*
+ * BPF programs that parse define TOA_BPF_PARSER before including this
+ * header: only they get the parser's map and global function (a program
+ * that only encodes, like the director's, carries neither).
+ *
  * Why map memory and a global function in BPF: inlined, the walk has more
  * paths than the verifier's one-million-instruction budget (state on the
  * stack is tracked exactly). A global function is checked once, for any
@@ -396,9 +400,11 @@ static __always_inline void toa_parser_put(struct toa_parser *ps)
 {
 	__sync_fetch_and_add(&ps->busy, -1);
 }
-#else
+#elif !defined(__bpf__)
 #define TOA_STEP(ps, p)		toa_parse_at((ps), (p))
 #endif
+
+#if !defined(__bpf__) || defined(TOA_BPF_PARSER)
 
 /*
  * Parse ps->buf[0..ps->len) under ps->accept. Returns enum toa_status; *out
@@ -462,6 +468,7 @@ static __always_inline int toa_parse(const __u8 *buf, __u32 len, __u32 accept, s
 #endif
 	return st;
 }
+#endif /* the parser */
 
 /*
  * Write the option for dialect d into out (at least 20 bytes).
