@@ -415,3 +415,20 @@ int toa_repin(int fd, const char *path)
 		return -errno;
 	return bpf_obj_pin(fd, path) ? -errno : 0;
 }
+
+bool toa_reuse_pinned(struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info mi = {};
+	__u32 len = sizeof(mi);
+	bool same;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(fd, &mi, &len) && mi.type == bpf_map__type(map) &&
+	       mi.key_size == bpf_map__key_size(map) && mi.value_size == bpf_map__value_size(map) &&
+	       mi.max_entries == bpf_map__max_entries(map) && mi.map_flags == bpf_map__map_flags(map) &&
+	       !bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return same;
+}

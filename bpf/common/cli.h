@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 struct option;
+struct bpf_map;
 
 struct toa_endpoint {
 	__u8	family;		/* TOA_FAMILY_V4 / TOA_FAMILY_V6 */
@@ -84,6 +85,14 @@ int toa_open_pinned(const struct toa_role *r, const struct toa_global *g, const 
 
 /* Pins fd's object at path, replacing whatever was pinned there. 0 or -errno. */
 int toa_repin(int fd, const char *path);
+/*
+ * The one way both roles keep state across a re-attach. Before load: map
+ * takes over the map pinned at path when that one has its type, sizes,
+ * entries and flags (true); otherwise (none pinned, or an upgrade changed its
+ * shape) the load creates a new one, which the caller pins over the old with
+ * toa_repin() after loading, so attach never fails on an old pin.
+ */
+bool toa_reuse_pinned(struct bpf_map *map, const char *path);
 /* A JSON string on stdout: quotes, backslashes and control bytes escaped. */
 void toa_json_str(const char *s);
 /*

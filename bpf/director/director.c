@@ -258,31 +258,13 @@ static void explain_load_failure(int err)
 		"global functions (5.6) and __sk_buff.gso_size (5.7); run with -v for the verifier's log\n");
 }
 
-/* A pinned map of this object's shape that attach can keep (flow state, counters), or -1. */
-static int reusable_map(const char *path, struct bpf_map *want)
-{
-	struct bpf_map_info mi = {};
-	__u32 len = sizeof(mi);
-	int fd = bpf_obj_get(path);
-
-	if (fd < 0)
-		return -1;
-	if (bpf_obj_get_info_by_fd(fd, &mi, &len) || mi.type != bpf_map__type(want) ||
-	    mi.key_size != bpf_map__key_size(want) || mi.value_size != bpf_map__value_size(want) ||
-	    mi.max_entries != bpf_map__max_entries(want)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static int cmd_attach(const struct toa_global *g)
 {
 	struct director_info old = {}, info = {};
 	struct director_bpf *obj = NULL;
 	char path[PATH_MAX], dir[PATH_MAX];
 	bool had_old, created = false, attached = false;
-	int ifindex, err, i, fd, hook;
+	int ifindex, err, i, hook;
 	__u32 key = 0;
 	__u8 one = 1;
 
@@ -327,15 +309,9 @@ static int cmd_attach(const struct toa_global *g)
 		struct bpf_map *keep[] = { obj->maps.flows, obj->maps.toa_counters };
 		const char *keep_pins[] = { "flows", "counters" };
 
-		for (i = 0; i < 2; i++) {
-			if (pin_path(g, keep_pins[i], path, sizeof(path)))
-				continue;
-			fd = reusable_map(path, keep[i]);
-			if (fd >= 0) {
-				bpf_map__reuse_fd(keep[i], fd);
-				close(fd);
-			}
-		}
+		for (i = 0; i < 2; i++)
+			if (!pin_path(g, keep_pins[i], path, sizeof(path)))
+				toa_reuse_pinned(keep[i], path);
 	}
 	err = director_bpf__load(obj);
 	if (err) {

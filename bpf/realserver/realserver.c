@@ -595,28 +595,58 @@ static int read_config(const struct toa_global *g, struct rs_config *cfg)
 	return err;
 }
 
-static int set_pins(const struct toa_global *g, struct realserver_bpf *skel)
+/* The pinned maps: the records map at the pin dir's top, the rest under realserver/. */
+static struct bpf_map *pinned_map(struct realserver_bpf *skel, int i, const struct toa_global *g, char *path, size_t len)
 {
-	char path[PATH_MAX];
-	unsigned int i;
-	int err;
-
-	err = toa_pin_path(g, TOA_PIN_RECORDS, path, sizeof(path));
-	if (!err)
-		err = bpf_map__set_pin_path(skel->maps.records, path);
-	for (i = 0; !err && i < sizeof(map_names) / sizeof(map_names[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, map_obj_names[i]);
-
-		err = sub_path(g, map_names[i], path, sizeof(path));
-		if (!err)
-			err = m ? bpf_map__set_pin_path(m, path) : -ENOENT;
+	if (i < 0) {
+		if (toa_pin_path(g, TOA_PIN_RECORDS, path, len))
+			return NULL;
+		return skel->maps.records;
 	}
-	if (err)
-		fprintf(stderr, PROG ": setting pin paths failed: %s\n", strerror(-err));
-	return err;
+	if (sub_path(g, map_names[i], path, len))
+		return NULL;
+	return bpf_object__find_map_by_name(skel->obj, map_obj_names[i]);
 }
 
-/* The object, configured and with its pin paths set; NULL after saying why. */
+#define N_MAPS	((int)(sizeof(map_names) / sizeof(map_names[0])))
+
+/* Before load: keep what is pinned where its shape still fits (toa_reuse_pinned()). */
+static int reuse_pins(const struct toa_global *g, struct realserver_bpf *skel)
+{
+	char path[PATH_MAX];
+	struct bpf_map *m;
+	int i;
+
+	for (i = -1; i < N_MAPS; i++) {
+		m = pinned_map(skel, i, g, path, sizeof(path));
+		if (!m) {
+			fprintf(stderr, PROG ": the pin path of a map does not fit\n");
+			return -ENAMETOOLONG;
+		}
+		toa_reuse_pinned(m, path);
+	}
+	return 0;
+}
+
+/* After load: pin every map, replacing an old pin whose map was not reused. */
+static int pin_maps(const struct toa_global *g, struct realserver_bpf *skel)
+{
+	char path[PATH_MAX];
+	struct bpf_map *m;
+	int i, err;
+
+	for (i = -1; i < N_MAPS; i++) {
+		m = pinned_map(skel, i, g, path, sizeof(path));
+		err = m ? toa_repin(bpf_map__fd(m), path) : -ENAMETOOLONG;
+		if (err) {
+			fprintf(stderr, PROG ": pinning %s failed: %s\n", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The object, configured and taking over what is pinned; NULL after saying why. */
 static struct realserver_bpf *open_skel(const struct toa_global *g, bool with_iter)
 {
 	struct realserver_bpf *skel = realserver_bpf__open();
@@ -627,7 +657,7 @@ static struct realserver_bpf *open_skel(const struct toa_global *g, bool with_it
 	}
 	skel->rodata->accept_mask = env.accept;
 	bpf_program__set_autoload(skel->progs.toa_records_iter, with_iter);
-	if (set_pins(g, skel)) {
+	if (reuse_pins(g, skel)) {
 		realserver_bpf__destroy(skel);
 		return NULL;
 	}
@@ -735,11 +765,11 @@ static int cmd_attach(const struct toa_global *g)
 				"(lockdown?); status cannot count records\n");
 	}
 	if (err) {
-		fprintf(stderr, PROG ": loading the BPF programs failed: %s%s\n", strerror(-err),
-			err == -EINVAL ? " (pinned maps of another version? run detach first; -v shows why)"
-				       : " (-v shows libbpf's log)");
+		fprintf(stderr, PROG ": loading the BPF programs failed: %s (-v shows libbpf's log)\n", strerror(-err));
 		goto cleanup;
 	}
+	if (pin_maps(g, skel))
+		goto cleanup;
 	/* Records first, so any trusted segment already finds the list complete. */
 	err = sync_trust(bpf_map__fd(skel->maps.trust4), bpf_map__fd(skel->maps.trust6));
 	if (err)

@@ -4,7 +4,7 @@
  * wire by toa-craft (test/tools), as the director would write it, or forged
  * by the stranger. Runs on the host kernel; the VM harness runs it on 6.1.
  */
-import { readdirSync, existsSync, statSync } from 'node:fs';
+import { readdirSync, existsSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDR, createLab, labUnavailable, REPO_ROOT, run, type Lab } from '../lab/index.js';
@@ -305,6 +305,24 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     expect(statSync(recordsPin)).toMatchObject({ gid: 0 });
     expect(statSync(recordsPin).mode & 0o777).toBe(0o600);
     expect((await asNobody(9102)).body.error).toBe('TOA_EPERM');
+  });
+
+  it('attach over pins of another shape (an older version) replaces them, keeping the rest', async () => {
+    const pin = join(lab.pinDir, 'realserver', 'counters');
+    // An older toa-bpf with fewer counters left this one.
+    unlinkSync(pin);
+    const mk = await run(['bpftool', 'map', 'create', pin, 'type', 'percpu_array', 'key', '4', 'value', '8', 'entries', '3', 'name', 'counters']);
+    expect(mk.code, mk.stderr).toBe(0);
+    const recordsBefore = JSON.parse((await run(['bpftool', '-j', 'map', 'show', 'pinned', join(lab.pinDir, 'records')])).stdout).id;
+    await lab.attachRealserver();
+    const counters = JSON.parse((await run(['bpftool', '-j', 'map', 'show', 'pinned', pin])).stdout);
+    const st = await lab.realserverStatus();
+    expect(counters.max_entries).toBe(Object.keys(st.counters).length);
+    // The records map kept its shape: the same map, so open connections keep their records.
+    expect(JSON.parse((await run(['bpftool', '-j', 'map', 'show', 'pinned', join(lab.pinDir, 'records')])).stdout).id).toBe(recordsBefore);
+    const r = await viaVip(4, V4ONLY);
+    expect(r.body.remoteAddress).toBe(ADDR.client4);
+    expect((await lab.realserverStatus()).counters.found).toBe(1);
   });
 
   it('attach with another cgroup while attached is refused', async () => {
