@@ -2,13 +2,17 @@
 /*
  * The director's TOA writer: tc programs on the client-facing interface.
  *
- * egress  (VIP:port -> client, after reverse NAT): records the real server's
- *         ISN from the SYN-ACK and lowers its MSS by the option's length.
+ * egress  (VIP:port -> client, after reverse NAT): records both ISNs from the
+ *         SYN-ACK and lowers its MSS by the option's length (the server's
+ *         MSS sizes the client's segments, the ones that carry TOA); ends
+ *         the flow at the server's first segment with data or an ACK of
+ *         client data.
  * ingress (client -> VIP:port, before NAT, so the true client is visible):
- *         overwrites client-supplied TOA kinds with NOPs, lowers the SYN's
- *         MSS, and writes TOA after the fixed TCP header into every segment
- *         whose ack is the server's ISN + 1 (handshake ACK, data before the
- *         server speaks, FIN), except SYN and RST.
+ *         overwrites client-supplied TOA kinds with NOPs, and writes TOA
+ *         after the fixed TCP header into every segment of a live flow
+ *         whose ack is the server's ISN + 1 (the handshake ACK, and data
+ *         until the server acknowledges some or speaks, retransmissions
+ *         included), except SYN and RST.
  *
  * Writing takes one of two ways per segment: the fast one moves only
  * headers (bpf_skb_adjust_room opens a gap before the TCP header, which
@@ -18,7 +22,11 @@
  * chooses; written_fast and written_moved count which ran.
  *
  * Everything fails open: a segment the program cannot handle goes on as it
- * came (TC_PASS) and a counter says why.
+ * came (TC_PASS) and a counter says why. One exception: a packet to a VIP
+ * address that the writer cannot vouch for (a fragment, IPv6 headers it
+ * does not walk, IPsec, more VLAN tags than it reads) is dropped and counted,
+ * because netfilter would reassemble or walk it behind the writer's back and
+ * the client's own TOA would reach the real server.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,7 +56,7 @@ const volatile __u8 strip_kinds[32] = {};	/* bitmap over option kinds */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, DIRECTOR_VIPS_MAX);
+	__uint(max_entries, 2 * DIRECTOR_VIPS_MAX);	/* each VIP:port and its address */
 	__type(key, struct director_vip);
 	__type(value, __u8);
 } vips SEC(".maps");
@@ -73,6 +81,8 @@ struct {
 } info SEC(".maps");
 
 /* Bytes after the TOA go toward the tail in chunks of this size, through a per-CPU buffer. */
+#define TOA_OPT_TFO	34	/* TCP Fast Open cookie (RFC 7413) */
+
 #define MOVE_CHUNK	512
 #define MOVE_CHUNKS	32	/* at most 16 KiB of options and payload behind the insertion point */
 
@@ -81,10 +91,11 @@ struct opt_walk {
 	__u8	buf[TOA_OPTBUF];	/* the options area, changed in place */
 	__u32	len;			/* its length */
 	__u32	next;			/* where the next option starts */
-	__u32	nop_until;		/* a stripped option's bytes end here */
 	__u32	room;			/* lower the MSS by this (0: leave it) */
 	__u32	strip;			/* overwrite strippable kinds */
 	__u32	stripped;		/* options overwritten */
+	__u32	syn;			/* a client's SYN: its Fast Open options go too */
+	__u32	tfo;			/* Fast Open options overwritten */
 	__u32	clamped;		/* MSS lowered */
 	__u32	stop;			/* EOL or a malformed option: nothing more to do */
 };
@@ -119,7 +130,7 @@ struct seg {
 	} ip;
 	struct tcphdr th;
 	__u8 family;
-	__u8 ip_opts;		/* IPv4 header longer than 20 bytes */
+	__u8 odd;		/* headers the fast insertion cannot move: IPv4 options, IPv6 extension headers, VLAN tags in the frame */
 };
 
 /*
@@ -142,72 +153,188 @@ static __always_inline __u32 toa_room(__u8 family)
 	return (len + 3) & ~3u;
 }
 
+/* What parse() found. The last three: a packet the writer cannot vouch for. */
+enum {
+	SEG_TCP = 0,		/* a TCP segment, headers in struct seg */
+	SEG_OTHER,		/* not TCP, or not well-formed: not ours */
+	SEG_FRAGMENT,		/* a fragment of TCP or of an extension header (family and daddr set) */
+	SEG_HEADERS,		/* IPv6 headers not walked, or IPsec (family and daddr set) */
+	SEG_VLAN,		/* more VLAN tags in the frame than VLAN_MAX */
+};
+
 /*
- * Parses Ethernet + IPv4/IPv6 (no extension headers) + TCP. 0 or -1 (not
- * plain TCP). Headers in the skb's linear part (nearly always) are read in
- * place; bpf_skb_load_bytes is the fallback.
+ * VLAN tags read in the frame. The kernel takes the outer tag of a frame off
+ * before tc ingress (skb->vlan_tci), so a trunk's single-tagged frames look
+ * untagged here; only inner (QinQ) tags, or tags on a device without VLAN
+ * offload, are in the data.
+ */
+#define VLAN_MAX	2
+/* IPv6 extension headers walked before the TCP header (Hop-by-Hop, Destination Options, Routing). */
+#define EXTHDR_MAX	8
+
+#define IPPROTO_HOPOPTS_	0
+#define IPPROTO_ROUTING_	43
+#define IPPROTO_FRAGMENT_	44
+#define IPPROTO_ESP_		50
+#define IPPROTO_AH_		51
+#define IPPROTO_DSTOPTS_	60
+
+/*
+ * Whether an IPv6 next-header value may stand before a TCP header that the
+ * kernel would find (so a packet with it, unwalked, cannot be vouched for):
+ * TCP itself and every extension header IANA lists.
+ */
+static __always_inline bool v6_may_hide_tcp(__u8 nh)
+{
+	switch (nh) {
+	case IPPROTO_TCP: case IPPROTO_HOPOPTS_: case IPPROTO_ROUTING_: case IPPROTO_FRAGMENT_:
+	case IPPROTO_ESP_: case IPPROTO_AH_: case IPPROTO_DSTOPTS_:
+	case 135: case 139: case 140: case 253: case 254:	/* Mobility, HIP, Shim6, experiments */
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Walks the IPv6 extension headers from s->l3 + 40 to the TCP header. The
+ * ones a TCP segment may carry on its way (Hop-by-Hop, Destination Options,
+ * and a Routing header with no segments left, so the destination is final)
+ * are walked; a Fragment header, any other extension header, or a chain
+ * longer than EXTHDR_MAX cannot be vouched for.
+ */
+static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
+{
+	__u8 nh = s->ip.v6.nexthdr, h[4];
+	__u32 off = s->l3 + sizeof(struct ipv6hdr), i;
+
+	for (i = 0; i < EXTHDR_MAX; i++) {
+		if (nh == IPPROTO_TCP)
+			break;
+		if (!v6_may_hide_tcp(nh))
+			return SEG_OTHER;
+		if (nh == IPPROTO_FRAGMENT_)
+			return SEG_FRAGMENT;
+		if (nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_DSTOPTS_ && nh != IPPROTO_ROUTING_)
+			return SEG_HEADERS;
+		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)))
+			return SEG_HEADERS;
+		if (nh == IPPROTO_ROUTING_ && h[3])	/* segments left: the destination is not final */
+			return SEG_HEADERS;
+		nh = h[0];
+		off += (h[1] + 1) * 8;
+		s->odd = 1;
+	}
+	if (nh != IPPROTO_TCP)
+		return SEG_HEADERS;
+	s->l4 = off;
+	return SEG_TCP;
+}
+
+/*
+ * Parses Ethernet (with up to VLAN_MAX tags in the frame), IPv4 or IPv6
+ * (with the extension headers walk_v6 takes) and TCP. Headers in the skb's
+ * linear part (nearly always) are read in place; bpf_skb_load_bytes is the
+ * fallback.
  */
 static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 {
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__be16 proto = skb->protocol;
 	bool direct;
-	__u32 doff;
+	__u32 doff, i;
+	int err;
 
 	s->l3 = ETH_HLEN;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+	s->odd = 0;
+	for (i = 0; i < VLAN_MAX; i++) {
+		__be16 tag[2];	/* TCI, then the type it carries */
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if (bpf_skb_load_bytes(skb, s->l3, tag, sizeof(tag)))
+			return SEG_OTHER;
+		proto = tag[1];
+		s->l3 += 4;
+		s->odd = 1;
+	}
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return SEG_VLAN;
+	direct = false;
+	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data + ETH_HLEN;
 
-		direct = (void *)(ip + 1) + sizeof(struct tcphdr) <= data_end;
+		direct = s->l3 == ETH_HLEN && (void *)(ip + 1) + sizeof(struct tcphdr) <= data_end;
 		if (direct) {
 			__builtin_memcpy(&s->ip.v4, ip, sizeof(*ip));
 			__builtin_memcpy(&s->th, ip + 1, sizeof(s->th));
 		} else if (bpf_skb_load_bytes(skb, s->l3, &s->ip.v4, sizeof(struct iphdr))) {
-			return -1;
+			return SEG_OTHER;
 		}
-		/* Fragments carry no (or a partial) TCP header: leave them alone. */
-		if (s->ip.v4.protocol != IPPROTO_TCP || s->ip.v4.ihl < 5 || (s->ip.v4.frag_off & bpf_htons(0x3fff)))
-			return -1;
 		s->family = TOA_FAMILY_V4;
-		s->ip_opts = s->ip.v4.ihl > 5;
-		s->l4 = s->l3 + s->ip.v4.ihl * 4;
-		s->end = s->l3 + bpf_ntohs(s->ip.v4.tot_len);
 		__builtin_memset(s->saddr, 0, sizeof(s->saddr));
 		__builtin_memset(s->daddr, 0, sizeof(s->daddr));
 		__builtin_memcpy(s->saddr, &s->ip.v4.saddr, 4);
 		__builtin_memcpy(s->daddr, &s->ip.v4.daddr, 4);
-		direct = direct && !s->ip_opts;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		if (s->ip.v4.protocol == IPPROTO_ESP_ || s->ip.v4.protocol == IPPROTO_AH_)
+			return SEG_HEADERS;
+		if (s->ip.v4.protocol != IPPROTO_TCP || s->ip.v4.ihl < 5)
+			return SEG_OTHER;
+		/* Any fragment, the first (MF set) included: reassembly would happen behind our back. */
+		if (s->ip.v4.frag_off & bpf_htons(0x3fff))
+			return SEG_FRAGMENT;
+		s->odd |= s->ip.v4.ihl > 5;
+		s->l4 = s->l3 + s->ip.v4.ihl * 4;
+		s->end = s->l3 + bpf_ntohs(s->ip.v4.tot_len);
+		direct = direct && s->ip.v4.ihl == 5;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data + ETH_HLEN;
 
-		direct = (void *)(ip6 + 1) + sizeof(struct tcphdr) <= data_end;
+		direct = s->l3 == ETH_HLEN && (void *)(ip6 + 1) + sizeof(struct tcphdr) <= data_end;
 		if (direct) {
 			__builtin_memcpy(&s->ip.v6, ip6, sizeof(*ip6));
 			__builtin_memcpy(&s->th, ip6 + 1, sizeof(s->th));
 		} else if (bpf_skb_load_bytes(skb, s->l3, &s->ip.v6, sizeof(struct ipv6hdr))) {
-			return -1;
+			return SEG_OTHER;
 		}
-		if (s->ip.v6.nexthdr != IPPROTO_TCP)
-			return -1;
 		s->family = TOA_FAMILY_V6;
-		s->ip_opts = 0;
-		s->l4 = s->l3 + sizeof(struct ipv6hdr);
-		s->end = s->l4 + bpf_ntohs(s->ip.v6.payload_len);
 		__builtin_memcpy(s->saddr, &s->ip.v6.saddr, 16);
 		__builtin_memcpy(s->daddr, &s->ip.v6.daddr, 16);
+		s->l4 = s->l3 + sizeof(struct ipv6hdr);
+		if (s->ip.v6.nexthdr != IPPROTO_TCP) {
+			err = walk_v6(skb, s);
+			if (err)
+				return err;
+			direct = false;
+		}
+		s->end = s->l3 + sizeof(struct ipv6hdr) + bpf_ntohs(s->ip.v6.payload_len);
 	} else {
-		return -1;
+		return SEG_OTHER;
 	}
+	/* A BIG TCP aggregate (GRO beyond 64 KiB) carries length 0: it ends with the skb. */
+	if (s->end == s->l3 + (s->family == TOA_FAMILY_V6 ? sizeof(struct ipv6hdr) : 0) && skb->gso_size)
+		s->end = skb->len;
 	if (!direct && bpf_skb_load_bytes(skb, s->l4, &s->th, sizeof(s->th)))
-		return -1;
+		return SEG_OTHER;
 	doff = s->th.doff * 4;
 	if (doff < sizeof(struct tcphdr) || s->l4 + doff > s->end || s->end > skb->len)
-		return -1;
-	return 0;
+		return SEG_OTHER;
+	return SEG_TCP;
 }
 
 static __always_inline bool is_vip(__u8 family, const __u8 *addr, __be16 port)
 {
 	struct director_vip k = { .family = family, .port = port };
+	__u8 *v;
+
+	__builtin_memcpy(k.addr, addr, 16);
+	v = bpf_map_lookup_elem(&vips, &k);
+	return v && *v == DIRECTOR_VIP_PORT;
+}
+
+/* Whether addr is a VIP's address (on any port). */
+static __always_inline bool is_vip_addr(__u8 family, const __u8 *addr)
+{
+	struct director_vip k = { .family = family };
 
 	__builtin_memcpy(k.addr, addr, 16);
 	return bpf_map_lookup_elem(&vips, &k) != NULL;
@@ -222,7 +349,7 @@ static __always_inline bool strip_kind(__u8 kind, __u8 len)
 }
 
 /*
- * One byte position of the walk. A global function: the verifier checks it
+ * The option that starts at p. A global function: the verifier checks it
  * once for any state, instead of once per path through the options (an
  * inlined walk has more paths than its one-million-instruction budget). Its
  * state is in the scratch map so the argument is a plain number: pointer
@@ -232,7 +359,8 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 {
 	struct scratch_buf *sb;
 	struct opt_walk *w;
-	__u32 key = 0;
+	__u32 key = 0, end, i;
+	bool tfo = false;
 	__u8 kind, len;
 	__u16 mss;
 
@@ -240,13 +368,7 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 	if (!sb)
 		return 0;
 	w = &sb->w;
-	if (w->stop || p >= w->len || p >= TOA_OPT_MAX)
-		return 0;
-	if (p < w->nop_until) {
-		w->buf[TOA_IDX(p)] = TOA_OPT_NOP;
-		return 0;
-	}
-	if (p != w->next)
+	if (w->stop || p >= w->len || p >= TOA_OPT_MAX || p != w->next)
 		return 0;
 	kind = w->buf[TOA_IDX(p)];
 	if (kind == TOA_OPT_EOL) {
@@ -257,11 +379,15 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 		w->next = p + 1;
 		return 0;
 	}
+	end = w->len;	/* a malformed option: it and all after it */
+	w->stop = 1;
 	if (p + 1 >= w->len)
-		goto malformed;
+		goto nops;
 	len = w->buf[TOA_IDX(p + 1)];
 	if (len < 2 || p + len > w->len)
-		goto malformed;
+		goto nops;
+	w->stop = 0;
+	w->next = p + len;
 	if (w->room && kind == TOA_OPT_MSS && len == 4) {
 		mss = (w->buf[TOA_IDX(p + 2)] << 8) | w->buf[TOA_IDX(p + 3)];
 		if (mss > w->room) {
@@ -270,16 +396,39 @@ __attribute__((noinline)) int director_opt_step(__u32 p)
 			w->buf[TOA_IDX(p + 3)] = mss & 0xff;
 			w->clamped = 1;
 		}
-	} else if (w->strip && strip_kind(kind, len)) {
-		w->buf[TOA_IDX(p)] = TOA_OPT_NOP;
-		w->nop_until = p + len;
-		w->stripped++;
+		return 0;
 	}
-	w->next = p + len;
-	return 0;
-malformed:
-	/* The rest is not ours to interpret; a TOA hidden in it would not parse on the real server either. */
-	w->stop = 1;
+	if (!w->strip)
+		return 0;
+	/*
+	 * A client's TCP Fast Open cookie or cookie request (kind 34, or the
+	 * experimental 254 with magic 0xF989): without it the handshake is a
+	 * normal one, so the real server reads TOA from the handshake ACK; with
+	 * it the server would make the connection from the SYN, which never
+	 * carries TOA.
+	 */
+	tfo = w->syn && (kind == TOA_OPT_TFO || (kind == TOA_KIND_254 && len >= 4 && w->buf[TOA_IDX(p + 2)] == 0xf9 &&
+						    w->buf[TOA_IDX(p + 3)] == 0x89));
+	if (!tfo && !strip_kind(kind, len))
+		return 0;
+	end = p + len;
+nops:
+	/*
+	 * A strippable option, or a malformed one and the rest: TCP ignores
+	 * options from a malformed one on, and no real-server parser, however
+	 * it walks, can find a TOA among NOPs.
+	 */
+	if (!w->strip)
+		return 0;
+	for (i = 0; i < TOA_OPT_MAX; i++) {
+		if (p + i >= end)
+			break;
+		w->buf[TOA_IDX(p + i)] = TOA_OPT_NOP;
+	}
+	if (tfo)
+		w->tfo++;
+	else
+		w->stripped++;
 	return 0;
 }
 
@@ -298,8 +447,8 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	if (optlen <= sizeof(struct tcphdr))
 		return false;
 	optlen = BOUNDED(optlen - sizeof(struct tcphdr), TOA_OPTBUF - 1);	/* 4..40 */
-	if (optlen == 12) {
-		/* The common case below, read in place (base < 128: masked so every verifier sees it bounded). */
+	if (optlen == 12 && base < 128) {
+		/* The common case below, read in place (masked so every verifier sees it bounded). */
 		void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 		__u8 *o = data + (base & 0x7f);
 
@@ -341,18 +490,21 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	__builtin_memcpy(w->buf, orig, sizeof(orig));
 	w->len = optlen;
 	w->next = 0;
-	w->nop_until = 0;
 	w->room = room;
 	w->strip = strip;
+	w->syn = strip && s->th.syn;
 	w->stripped = 0;
+	w->tfo = 0;
 	w->clamped = 0;
 	w->stop = 0;
+	/* One call per option, none per byte of an option's body. */
 	for (p = 0; p < TOA_OPT_MAX; p++) {
-		if (p >= optlen)
+		if (p >= optlen || w->stop)
 			break;
-		director_opt_step(p);
+		if (p == w->next)
+			director_opt_step(p);
 	}
-	if (!w->stripped && !w->clamped)
+	if (!w->stripped && !w->tfo && !w->clamped)
 		return false;
 	/* optlen is a multiple of 4 (data offset counts words), as csum_diff needs. */
 	diff = bpf_csum_diff((__be32 *)orig, optlen, (__be32 *)w->buf, optlen, 0);
@@ -363,6 +515,8 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 		toa_count(DC_MSS_CLAMPED);
 	if (w->stripped)
 		toa_add(DC_FORGED_STRIPPED, w->stripped);
+	if (w->tfo)
+		toa_add(DC_TFO_STRIPPED, w->tfo);
 	return true;
 err:
 	toa_count(DC_HELPER_ERR);
@@ -519,8 +673,16 @@ static __always_inline int insert_fast(struct __sk_buff *skb, struct seg *s, con
 			toa_count(DC_HELPER_ERR);
 		return -1;
 	}
-	/* skb->csum -= the length change (CHECKSUM_COMPLETE only). */
-	bpf_csum_update(skb, ~fold(dlen) & 0xffff);
+	/*
+	 * CHECKSUM_COMPLETE only (bpf_csum_update does nothing to other skbs):
+	 * the TCP bytes' sum moved by minus the pseudo header's length change.
+	 * In IPv6 the payload length field moved by the same amount (the
+	 * pseudo header's length is that field's value), so the packet's sum is
+	 * unchanged; in IPv4 the total length is balanced by the header sum,
+	 * so skb->csum loses the length change.
+	 */
+	if (s->family == TOA_FAMILY_V4)
+		bpf_csum_update(skb, ~fold(dlen) & 0xffff);
 	return 0;
 }
 
@@ -609,7 +771,8 @@ static __always_inline int lengths(struct __sk_buff *skb, struct seg *s, __u32 r
 		    bpf_l3_csum_replace(skb, s->l3 + offsetof(struct iphdr, check), olen, nlen, 2))
 			return -1;
 	} else {
-		__be16 nlen = bpf_htons(l4len + room);
+		/* The payload length counts the extension headers too. */
+		__be16 nlen = bpf_htons(s->end - s->l3 - sizeof(struct ipv6hdr) + room);
 
 		if (bpf_l4_csum_replace(skb, csum_off, bpf_htonl(l4len), bpf_htonl(l4len + room),
 					BPF_F_PSEUDO_HDR | 4) ||
@@ -644,8 +807,12 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 	} else {
 		toa_encode(d, s->th.source, s->saddr, opt);
 	}
-	/* The gap bpf_skb_adjust_room opens sits 20 bytes after an IPv4 header's start, options or not. */
-	if (!s->ip_opts && !maybe_partial(s) && !insert_fast(skb, s, opt, room)) {
+	/*
+	 * The gap bpf_skb_adjust_room opens sits right after the fixed IP header
+	 * (20 or 40 bytes after it starts, options, extension headers or not),
+	 * behind the Ethernet header the kernel knows of (tags in the frame aside).
+	 */
+	if (!s->odd && !maybe_partial(s) && !insert_fast(skb, s, opt, room)) {
 		toa_count(DC_WRITTEN_FAST);
 	} else {
 		err = insert_moved(skb, s, opt, room);
@@ -675,11 +842,26 @@ int toa_ingress(struct __sk_buff *skb)
 	struct director_flow_key k = {};
 	struct director_flow *f = NULL;
 	struct seg s;
-	__u32 room, ack;
+	__u32 ack;
 
-	if (parse(skb, &s)) {
-		toa_count(DC_NOT_TCP);
-		return TC_PASS;
+	switch (parse(skb, &s)) {
+	case SEG_TCP:
+		break;
+	case SEG_FRAGMENT:
+		if (!is_vip_addr(s.family, s.daddr))
+			goto not_tcp;
+		toa_count(DC_DROP_FRAGMENT);
+		return TC_ACT_SHOT;
+	case SEG_HEADERS:
+		if (!is_vip_addr(s.family, s.daddr))
+			goto not_tcp;
+		toa_count(DC_DROP_HEADERS);
+		return TC_ACT_SHOT;
+	case SEG_VLAN:
+		toa_count(DC_DROP_VLAN);
+		return TC_ACT_SHOT;
+	default:
+		goto not_tcp;
 	}
 	k.family = s.family;
 	k.cport = s.th.source;
@@ -693,16 +875,12 @@ int toa_ingress(struct __sk_buff *skb)
 		toa_count(DC_NOT_VIP);
 		return TC_PASS;
 	}
-	room = toa_room(s.family);
-	if (fix_options(skb, &s, true, s.th.syn ? room : 0) &&
-	    bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
+	/* Strip only: the SYN's MSS sizes the server's segments, which never carry TOA. */
+	if (fix_options(skb, &s, true, 0) && bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
 		return TC_PASS;
-	if (s.th.syn || !s.th.ack)
+	/* No flow: the handshake, a flow already done (the normal case) or evicted. Not counted: that is every segment. */
+	if (!f)
 		return TC_PASS;
-	if (!f) {
-		toa_count(DC_NO_FLOW);
-		return TC_PASS;
-	}
 	if (s.th.rst) {
 		bpf_map_delete_elem(&flows, &k);
 		toa_count(DC_FLOW_CLOSED);
@@ -714,79 +892,61 @@ int toa_ingress(struct __sk_buff *skb)
 		if ((__s32)(ack - f->ack) > 0) {
 			bpf_map_delete_elem(&flows, &k);
 			toa_count(DC_FLOW_DONE);
-		} else {
-			toa_count(DC_NO_FLOW);
 		}
 		return TC_PASS;
 	}
-	write_toa(skb, &s, room);
+	write_toa(skb, &s, toa_room(s.family));
 	if (s.th.fin) {
 		bpf_map_delete_elem(&flows, &k);
 		toa_count(DC_FLOW_CLOSED);
 	}
 	return TC_PASS;
+not_tcp:
+	toa_count(DC_NOT_TCP);
+	return TC_PASS;
 }
 
 /*
- * False only for a TCP segment certainly without SYN or RST (its flags read
- * in place); anything else goes on to the full parse.
+ * Egress: the real server's segments to the client, after reverse NAT. A
+ * SYN-ACK from a VIP starts a flow (the server's ISN + 1, the client's ISN + 1)
+ * and gets its MSS lowered; the first later segment that carries data or
+ * acknowledges client data ends it (the real server has what it needs by
+ * then: the ACKed segments carried TOA); a RST ends it too.
  */
-static __always_inline bool handshake_or_reset(struct __sk_buff *skb)
-{
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-	__u8 *flags;
-
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = data + ETH_HLEN;
-
-		if ((void *)(ip + 1) > data_end || ip->protocol != IPPROTO_TCP || ip->ihl != 5)
-			return true;
-		flags = (__u8 *)(ip + 1) + 13;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = data + ETH_HLEN;
-
-		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_TCP)
-			return true;
-		flags = (__u8 *)(ip6 + 1) + 13;
-	} else {
-		return true;
-	}
-	if ((void *)(flags + 1) > data_end)
-		return true;
-	return *flags & (0x02 | 0x04);	/* SYN, RST */
-}
-
 SEC("tc")
 int toa_egress(struct __sk_buff *skb)
 {
 	struct director_flow_key k = {};
-	struct director_flow f = {};
+	struct director_flow nf = {}, *f;
 	struct seg s;
 
-	/*
-	 * The director's own traffic also leaves here: only VIP replies are
-	 * ours, and they are not counted otherwise. Data and ACKs (all but the
-	 * handshake and resets) pass at the first look.
-	 */
-	if (!handshake_or_reset(skb) || parse(skb, &s) || (!s.th.syn && !s.th.rst) ||
-	    !is_vip(s.family, s.saddr, s.th.source))
+	if (parse(skb, &s) != SEG_TCP || !s.th.ack)
 		return TC_PASS;
-
 	k.family = s.family;
 	k.cport = s.th.dest;
 	k.vport = s.th.source;
 	__builtin_memcpy(k.caddr, s.daddr, 16);
 	__builtin_memcpy(k.vaddr, s.saddr, 16);
-	if (s.th.rst) {
-		if (!bpf_map_delete_elem(&flows, &k))
+	if (!s.th.syn) {
+		/* The director's own traffic leaves here too: without a flow, not ours (and not counted). */
+		f = bpf_map_lookup_elem(&flows, &k);
+		if (!f)
+			return TC_PASS;
+		if (s.th.rst) {
+			bpf_map_delete_elem(&flows, &k);
 			toa_count(DC_FLOW_CLOSED);
+		} else if (s.end - s.l4 > s.th.doff * 4u || bpf_ntohl(s.th.ack_seq) != f->cack) {
+			bpf_map_delete_elem(&flows, &k);
+			toa_count(DC_FLOW_DONE);
+		}
 		return TC_PASS;
 	}
-	if (!s.th.ack)
+	if (s.th.rst || !is_vip(s.family, s.saddr, s.th.source))
 		return TC_PASS;
 	fix_options(skb, &s, false, toa_room(s.family));
-	f.ack = bpf_ntohl(s.th.seq) + 1;
-	if (bpf_map_update_elem(&flows, &k, &f, BPF_ANY))
+	nf.ack = bpf_ntohl(s.th.seq) + 1;
+	nf.cack = bpf_ntohl(s.th.ack_seq);
+	if (bpf_map_update_elem(&flows, &k, &nf, BPF_ANY))
 		toa_count(DC_HELPER_ERR);
 	else
 		toa_count(DC_FLOW_NEW);

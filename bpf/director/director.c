@@ -44,7 +44,9 @@ static const char usage[] =
 "                         qdisc and filters), or auto (default: tcx if the kernel\n"
 "                         has it, else tc)\n"
 "  -s, --strip KIND       also overwrite client options of this kind (3..255) with\n"
-"                         NOPs, repeatable; the kinds written and 253, 254 always are\n"
+"                         NOPs, repeatable; every kind a real server may accept\n"
+"                         always is (253, 254, 200, and 28 but the 4-byte User\n"
+"                         Timeout option)\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa); the writer's is DIR/director\n"
 "  -j, --json             status: machine-readable output (shape in director.h)\n"
@@ -258,15 +260,64 @@ static void explain_load_failure(int err)
 		"global functions (5.6) and __sk_buff.gso_size (5.7); run with -v for the verifier's log\n");
 }
 
+#define NPINS		((int)(sizeof(pin_names) / sizeof(pin_names[0])))
+#define NEW_SUFFIX	"_new"	/* bpffs refuses dots in names */
+
+/* The object behind pin_names[i]. */
+static int pin_fd(struct director_bpf *obj, int i)
+{
+	switch (i) {
+	case 0: return bpf_program__fd(obj->progs.toa_ingress);
+	case 1: return bpf_program__fd(obj->progs.toa_egress);
+	case 2: return bpf_map__fd(obj->maps.vips);
+	case 3: return bpf_map__fd(obj->maps.flows);
+	case 4: return bpf_map__fd(obj->maps.toa_counters);
+	}
+	return bpf_map__fd(obj->maps.info);
+}
+
+/*
+ * A re-attach failed after it touched the hook: take off what it put where
+ * the old attachment was not, and put the old programs back where they were
+ * (tcx links are updated in place, clsact filters replaced). The pins were
+ * never changed (see cmd_attach).
+ */
+static void restore_old(const struct director_info *old, const int old_progs[2], int ifindex, int tried,
+			int got, bool attached, bool created, const char *dir)
+{
+	bool old_clsact_here = old->hook == TC_HOOK_CLSACT && old->ifindex == (__u32)ifindex;
+	bool c = false;
+	int kind = old->hook;
+
+	/* New tcx links were pinned only on success, under the link pins: they are the old ones' unless those were clsact. */
+	if (attached && got == TC_HOOK_TCX && old->hook != TC_HOOK_TCX)
+		tc_hook_detach(0, dir, false);
+	/*
+	 * Filters of a clsact attempt (on its failure tc_hook_attach removed the
+	 * qdisc it made, not the filters it placed), unless they replaced the old
+	 * attachment's own, which the re-attach below replaces back.
+	 */
+	if (tried != TC_HOOK_TCX && !(attached && got == TC_HOOK_TCX) && !old_clsact_here)
+		tc_hook_detach(ifindex, NULL, attached && created);
+	if (old_progs[0] < 0 || old_progs[1] < 0) {
+		fprintf(stderr, PROG ": the programs attached before are not pinned; cannot put them back\n");
+		return;
+	}
+	if (tc_hook_attach(PROG, old->ifindex, old->dev, old_progs, dir, &kind, &c))
+		fprintf(stderr, PROG ": putting the programs attached before back on %s failed\n", old->dev);
+	else
+		fprintf(stderr, PROG ": the attachment before this one is left as it was\n");
+}
+
 static int cmd_attach(const struct toa_global *g)
 {
 	struct director_info old = {}, info = {};
 	struct director_bpf *obj = NULL;
 	char path[PATH_MAX], dir[PATH_MAX];
-	bool had_old, created = false, attached = false;
-	int ifindex, err, i, hook;
+	bool had_old, created = false, attached = false, hooked = false;
+	int ifindex, err, i, hook = TC_HOOK_AUTO, old_progs[2] = { -1, -1 };
 	__u32 key = 0;
-	__u8 one = 1;
+	__u8 one = DIRECTOR_VIP_PORT;
 
 	ifindex = if_nametoindex(env.dev);
 	if (!ifindex) {
@@ -284,6 +335,9 @@ static int cmd_attach(const struct toa_global *g)
 		return 1;
 	}
 	had_old = !read_info(g, &old);
+	/* The programs of the attachment before this one, to put back if this one fails half-way. */
+	for (i = 0; had_old && i < 2; i++)
+		old_progs[i] = toa_open_pinned(NULL, g, DIRECTOR_PIN_SUBDIR, pin_names[i]);
 
 	obj = director_bpf__open();
 	if (!obj) {
@@ -293,9 +347,13 @@ static int cmd_attach(const struct toa_global *g)
 	}
 	obj->rodata->dialect_v4 = env.dialect_v4;
 	obj->rodata->dialect_v6 = env.dialect_v6;
-	/* Clients may never choose their address: the kinds written and the default-accepted ones are always stripped. */
-	strip_set(env.strip, toa_dialect_kind(env.dialect_v4));
-	strip_set(env.strip, toa_dialect_kind(env.dialect_v6));
+	/*
+	 * Clients may never choose their address: every kind some real server
+	 * may accept is always stripped (kind 28 spares the 4-byte User Timeout
+	 * option, see strip_kind()), whatever this director writes.
+	 */
+	strip_set(env.strip, TOA_KIND_CDN);
+	strip_set(env.strip, TOA_KIND_200);
 	strip_set(env.strip, TOA_KIND_253);
 	strip_set(env.strip, TOA_KIND_254);
 	memcpy((void *)obj->rodata->strip_kinds, env.strip, sizeof(env.strip));
@@ -320,24 +378,76 @@ static int cmd_attach(const struct toa_global *g)
 	}
 	for (i = 0; i < env.nvips; i++) {
 		struct director_vip k = { .family = env.vips[i].family, .port = env.vips[i].port };
+		__u8 addr_only = DIRECTOR_VIP_ADDR;
 
 		memcpy(k.addr, env.vips[i].addr, 16);
-		if (bpf_map_update_elem(bpf_map__fd(obj->maps.vips), &k, &one, BPF_ANY)) {
+		err = bpf_map_update_elem(bpf_map__fd(obj->maps.vips), &k, &one, BPF_ANY);
+		/* The address alone too (port 0), for packets that carry no port: see director.h. */
+		k.port = 0;
+		if (!err)
+			err = bpf_map_update_elem(bpf_map__fd(obj->maps.vips), &k, &addr_only, BPF_ANY);
+		if (err) {
 			err = -errno;
 			fprintf(stderr, PROG ": filling the VIP map failed: %s\n", strerror(errno));
 			goto cleanup;
 		}
 	}
 
+	info.ifindex = ifindex;
+	info.flows_max = env.flows;
+	info.dialect_v4 = env.dialect_v4;
+	info.dialect_v6 = env.dialect_v6;
+	snprintf(info.dev, sizeof(info.dev), "%s", env.dev);
+	memcpy(info.strip, env.strip, sizeof(info.strip));
+	/*
+	 * Everything is pinned under a temporary name first and renamed over the
+	 * old pins only once the programs are in the hook: an attach that fails
+	 * on the way leaves the pins of the attachment before it as they were.
+	 */
+	for (i = 0; i < NPINS; i++) {
+		err = pin_path(g, pin_names[i], path, sizeof(path));
+		if (!err && strlen(path) + sizeof(NEW_SUFFIX) > sizeof(path))
+			err = -ENAMETOOLONG;
+		if (!err) {
+			strcat(path, NEW_SUFFIX);
+			err = toa_repin(pin_fd(obj, i), path);
+		}
+		if (err) {
+			fprintf(stderr, PROG ": pinning '%s' failed: %s\n", path, strerror(-err));
+			goto cleanup;
+		}
+	}
 	{
 		int prog_fds[2] = { bpf_program__fd(obj->progs.toa_ingress), bpf_program__fd(obj->progs.toa_egress) };
 
 		hook = env.hook;
+		hooked = true;	/* whatever tc_hook_attach did on the way, cleanup puts the old attachment back */
 		err = tc_hook_attach(PROG, ifindex, env.dev, prog_fds, dir, &hook, &created);
 		if (err)
 			goto cleanup;
 	}
 	attached = true;
+	info.clsact_created = created || (had_old && old.ifindex == (__u32)ifindex && old.hook == TC_HOOK_CLSACT &&
+					  hook == TC_HOOK_CLSACT && old.clsact_created);
+	info.hook = hook;
+	if (bpf_map_update_elem(bpf_map__fd(obj->maps.info), &key, &info, BPF_ANY)) {
+		err = -errno;
+		fprintf(stderr, PROG ": writing the info map failed: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	for (i = 0; i < NPINS; i++) {
+		char tmp[PATH_MAX];
+
+		err = pin_path(g, pin_names[i], path, sizeof(path));
+		if (!err) {
+			snprintf(tmp, sizeof(tmp), "%s" NEW_SUFFIX, path);
+			err = rename(tmp, path) ? -errno : 0;
+		}
+		if (err) {
+			fprintf(stderr, PROG ": pinning '%s' failed: %s\n", path, strerror(-err));
+			goto cleanup;
+		}
+	}
 
 	/*
 	 * What the old attachment leaves behind goes: its clsact filters (and its
@@ -349,37 +459,6 @@ static int cmd_attach(const struct toa_global *g)
 		tc_hook_detach(old.ifindex, NULL, old.clsact_created);
 	if (had_old && old.hook == TC_HOOK_TCX && hook == TC_HOOK_CLSACT)
 		tc_hook_detach(0, dir, false);
-	info.ifindex = ifindex;
-	info.flows_max = env.flows;
-	info.clsact_created = created || (had_old && old.ifindex == (__u32)ifindex && old.hook == TC_HOOK_CLSACT &&
-					  hook == TC_HOOK_CLSACT && old.clsact_created);
-	info.hook = hook;
-	info.dialect_v4 = env.dialect_v4;
-	info.dialect_v6 = env.dialect_v6;
-	snprintf(info.dev, sizeof(info.dev), "%s", env.dev);
-	memcpy(info.strip, env.strip, sizeof(info.strip));
-	if (bpf_map_update_elem(bpf_map__fd(obj->maps.info), &key, &info, BPF_ANY)) {
-		err = -errno;
-		fprintf(stderr, PROG ": writing the info map failed: %s\n", strerror(errno));
-		goto cleanup;
-	}
-	{
-		int fds[] = {
-			bpf_program__fd(obj->progs.toa_ingress), bpf_program__fd(obj->progs.toa_egress),
-			bpf_map__fd(obj->maps.vips), bpf_map__fd(obj->maps.flows),
-			bpf_map__fd(obj->maps.toa_counters), bpf_map__fd(obj->maps.info),
-		};
-
-		for (i = 0; i < (int)(sizeof(fds) / sizeof(fds[0])); i++) {
-			err = pin_path(g, pin_names[i], path, sizeof(path));
-			if (!err)
-				err = toa_repin(fds[i], path);
-			if (err) {
-				fprintf(stderr, PROG ": pinning '%s' failed: %s\n", path, strerror(-err));
-				goto cleanup;
-			}
-		}
-	}
 	if (env.opts.verbose)
 		fprintf(stderr, PROG ": attached to %s (ifindex %d), %d VIP(s), dialects %s/%s, %u flows\n",
 			env.dev, ifindex, env.nvips, toa_dialect_name(env.dialect_v4),
@@ -387,16 +466,28 @@ static int cmd_attach(const struct toa_global *g)
 	err = 0;
 
 cleanup:
+	for (i = 0; i < NPINS; i++) {
+		char tmp[PATH_MAX];
+
+		if (!pin_path(g, pin_names[i], path, sizeof(path)) &&
+		    snprintf(tmp, sizeof(tmp), "%s" NEW_SUFFIX, path) < (int)sizeof(tmp))
+			unlink(tmp);
+	}
+	if (err && had_old && hooked)
+		restore_old(&old, old_progs, ifindex, env.hook, hook, attached, created, dir);
 	if (err && !had_old) {
 		/* A first attach that failed leaves nothing behind. */
 		if (attached)
 			tc_hook_detach(ifindex, dir, created);
-		for (i = 0; i < (int)(sizeof(pin_names) / sizeof(pin_names[0])); i++)
+		for (i = 0; i < NPINS; i++)
 			if (!pin_path(g, pin_names[i], path, sizeof(path)))
 				unlink(path);
 		rmdir(dir);
 		rmdir(g->pin_dir);
 	}
+	for (i = 0; i < 2; i++)
+		if (old_progs[i] >= 0)
+			close(old_progs[i]);
 	director_bpf__destroy(obj);
 	return err ? 1 : 0;
 }
@@ -546,6 +637,9 @@ static int cmd_status(const struct toa_global *g)
 		printf("\n  pin dir: %s/%s\n  VIPs:", g->pin_dir, DIRECTOR_PIN_SUBDIR);
 	}
 	while (!bpf_map_get_next_key(vfd, prev, &vk) && nv < DIRECTOR_VIPS_MAX) {
+		prev = &vk;
+		if (!vk.port)	/* a VIP's address entry */
+			continue;
 		toa_addr_str(vk.family, vk.addr, addr, sizeof(addr));
 		if (env.opts.json)
 			printf(vk.family == TOA_FAMILY_V6 ? "%s\"[%s]:%u\"" : "%s\"%s:%u\"", nv ? ", " : "",
@@ -553,7 +647,6 @@ static int cmd_status(const struct toa_global *g)
 		else
 			printf(vk.family == TOA_FAMILY_V6 ? " [%s]:%u" : " %s:%u", addr, ntohs(vk.port));
 		nv++;
-		prev = &vk;
 	}
 	if (env.opts.json) {
 		printf("], \"dialects\": {\"ipv4\": \"%s\", \"ipv6\": \"%s\"}, \"strip_kinds\": [",

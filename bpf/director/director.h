@@ -9,7 +9,7 @@
  *   {"attached": true, "device": "cli0", "ifindex": 3, "hook": "tcx" (or "tc"),
  *    "clsact_created": false, "filters": {"ingress": true, "egress": true},
  *    "vips": ["198.51.100.100:80", "[2001:db8:100::100]:80"],
- *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [253, 254],
+ *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [28, 200, 253, 254],
  *    "flows": {"max": 65536, "used": 0},
  *    "counters": {"written_v4": 0, ...one key per enum director_counter...}}
  *
@@ -33,19 +33,28 @@
 enum director_counter {
 	DC_WRITTEN_V4 = 0,	/* TOA written into an IPv4 client's segment */
 	DC_WRITTEN_V6,		/* TOA written into an IPv6 client's segment */
-	DC_MSS_CLAMPED,		/* MSS lowered in a SYN (ingress) or SYN-ACK (egress) */
-	DC_FORGED_STRIPPED,	/* client-supplied option of a TOA kind overwritten with NOPs */
+	DC_MSS_CLAMPED,		/* MSS lowered in a SYN-ACK (egress) */
+	DC_FORGED_STRIPPED,	/* client-supplied option of a TOA kind (or a malformed one and the rest) overwritten with NOPs */
 	DC_NO_ROOM,		/* would have written, but the header or the packet has no room */
 	DC_GSO,			/* would have written, but the segment is GSO (passed unchanged) */
 	DC_NOT_TCP,		/* ingress packet that is not plain TCP over IPv4/IPv6 */
 	DC_NOT_VIP,		/* TCP to an address:port that is not a configured VIP */
-	DC_NO_FLOW,		/* segment after the handshake with no flow state (server spoke, or evicted) */
+	DC_NO_FLOW,		/* no longer counted: it was every established segment (kept for stable numbering) */
 	DC_HELPER_ERR,		/* a helper failed; the packet went on as it was */
 	DC_FLOW_NEW,		/* SYN-ACK seen at egress: the server's ISN recorded */
-	DC_FLOW_DONE,		/* the client acked server data: flow state dropped */
+	DC_FLOW_DONE,		/* the server sent data or acked the client's, or the client acked server data: flow state dropped */
 	DC_FLOW_CLOSED,		/* RST or FIN: flow state dropped */
 	DC_WRITTEN_FAST,	/* of the written: header moved (header-sized work) */
 	DC_WRITTEN_MOVED,	/* of the written: payload moved toward the tail (segment may be CHECKSUM_PARTIAL) */
+	/*
+	 * Dropped: VIP-bound packets the writer cannot vouch for (the one
+	 * exception to fail-open: netfilter would reassemble or walk them behind
+	 * the writer's back and a client's own TOA would reach the real server).
+	 */
+	DC_DROP_FRAGMENT,	/* an IPv4 or IPv6 fragment of TCP (or of an extension header) to a VIP address */
+	DC_DROP_HEADERS,	/* an IPv6 header chain the writer does not walk (Fragment aside), or IPsec, to a VIP address */
+	DC_DROP_VLAN,		/* a frame with more VLAN tags in its data than the writer reads */
+	DC_TFO_STRIPPED,	/* a client SYN's TCP Fast Open option overwritten with NOPs (the handshake becomes a normal one) */
 	DC_MAX
 };
 
@@ -53,9 +62,18 @@ enum director_counter {
 	"written_v4", "written_v6", "mss_clamped", "forged_stripped",	\
 	"no_room", "gso", "not_tcp", "not_vip", "no_flow", "helper_err",\
 	"flow_new", "flow_done", "flow_closed", "written_fast",		\
-	"written_moved" }
+	"written_moved", "dropped_fragment", "dropped_headers",		\
+	"dropped_vlan", "tfo_stripped" }
 
-/* Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the first 4 bytes. */
+/*
+ * Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the
+ * first 4 bytes. The vips map holds each VIP:port (value DIRECTOR_VIP_PORT)
+ * and, under port 0, each VIP address (DIRECTOR_VIP_ADDR): fragments carry
+ * no port, and the drop rule asks only whether the address is a VIP's.
+ */
+#define DIRECTOR_VIP_PORT	1
+#define DIRECTOR_VIP_ADDR	2
+
 struct director_vip {
 	__u8	family;
 	__u8	pad;
@@ -75,7 +93,7 @@ struct director_flow_key {
 
 struct director_flow {
 	__u32	ack;		/* host order: the real server's ISN + 1 */
-	__u32	pad;
+	__u32	cack;		/* host order: the client's ISN + 1 (the SYN-ACK's ack) */
 };
 
 /* Written by the loader into the pinned "info" map so status and detach from another process know the attachment. */

@@ -82,7 +82,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
       clsact_created: DEFAULT_HOOK === 'tc',
       filters: { ingress: true, egress: true },
       dialects: { ipv4: 'v4', ipv6: 'v6' },
-      strip_kinds: [253, 254],
+      strip_kinds: [28, 200, 253, 254],
       flows: { max: 65536 },
     });
     expect(st.vips.sort()).toEqual([`${ADDR.vip4}:${PORT}`, `[${ADDR.vip6}]:${PORT}`].sort());
@@ -143,7 +143,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
   it.each([
     ['IPv4', 4, 8],
     ['IPv6', 6, 20],
-  ] as const)('%s: MSS of the SYN and the SYN-ACK lowered by the option length', async (_n, family, room) => {
+  ] as const)("%s: the SYN-ACK's MSS lowered by the option length, the SYN's untouched", async (_n, family, room) => {
     const atClient = await lab.capture('client', 'eth0', `tcp port ${PORT}`);
     const atServer = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
     const vip = family === 4 ? ADDR.vip4 : `[${ADDR.vip6}]`;
@@ -155,7 +155,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     const cSynAck = c.find((x) => x.flags.syn && x.flags.ack && x.dport === r.localPort)!;
     const sSyn = s.find((x) => x.flags.syn && !x.flags.ack && x.sport === r.body.remotePort)!;
     const sSynAck = s.find((x) => x.flags.syn && x.flags.ack && x.dport === r.body.remotePort)!;
-    expect(sSyn.mss).toBe(cSyn.mss! - room);
+    expect(sSyn.mss).toBe(cSyn.mss);
     expect(cSynAck.mss).toBe(sSynAck.mss! - room);
     for (const x of [sSyn, cSynAck]) expect(x.tcpChecksumOk).toBe(true);
   });
@@ -163,24 +163,33 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
   it.each([
     ['IPv4', ADDR.vip4, ADDR.client4],
     ['IPv6', `[${ADDR.vip6}]`, ADDR.client6],
-  ])('%s: a 10 MB request body (TOA in every segment, fast path) and a 10 MB response arrive byte-exact, every checksum right', async (_n, vip, client) => {
+  ])('%s: a 10 MB request body to a silent server (TOA in the first segments only, fast path) and a 10 MB response arrive byte-exact, every checksum right', async (_n, vip, client) => {
     const before = await counters();
     const { up, segs } = await upAndDown10MB(lab, vip);
 
     expect(segs.length).toBeGreaterThan(1000); // tcpdump may drop some under load
     expect(segs.filter((s) => s.tcpChecksumOk !== true || s.ipChecksumOk === false)).toEqual([]);
-    // The whole upload went before the server spoke: its segments carry TOA.
-    const { fromClient, isnPlus1 } = connection(segs, up.body.remotePort);
-    const early = fromClient.filter((s) => !s.flags.syn && s.ack === isnPlus1);
-    expect(early.filter((s) => s.payloadLength > 0).length).toBeGreaterThan(1000);
+    // TOA from the handshake ACK on, until the real server acknowledged data: the first client segments, then none.
+    const { fromClient, fromServer } = connection(segs, up.body.remotePort);
     const want = [{ kind: 254, len: client.includes(':') ? 20 : 8, body: toaBody(client, up.localPort!) }];
-    for (const s of early) expect(toaOptions(s.options)).toEqual(want);
+    const after = fromClient.filter((s) => !s.flags.syn);
+    const withToa = after.filter((s) => toaOptions(s.options).length > 0);
+    for (const s of withToa) expect(toaOptions(s.options)).toEqual(want);
+    expect(after.slice(0, withToa.length)).toEqual(withToa); // a prefix of the connection
+    expect(withToa.length).toBeGreaterThanOrEqual(2); // the handshake ACK and the first data
+    // About one round trip of segments (the initial window is 10); the rest of the ~7000 carry none.
+    expect(withToa.length).toBeLessThanOrEqual(32);
+    console.log(`${_n}: ${withToa.length} of ${after.length} client segments carried TOA`);
+    // The first server segment after the SYN-ACK acknowledges data; no TOA after the client saw it.
+    const firstAck = fromServer.find((s) => !s.flags.syn)!;
+    expect(withToa.every((s) => s.time <= firstAck.time + 0.05)).toBe(true);
     const d = delta(before, await counters());
     const written = (d.written_v4 ?? 0) + (d.written_v6 ?? 0);
-    expect(written).toBeGreaterThan(1000);
+    // Every segment with TOA was written by the director (the capture may miss some under load).
+    expect(written).toBeGreaterThanOrEqual(withToa.length);
+    expect(written).toBeLessThanOrEqual(32);
     // Fast path for all but a full checksum that happens to equal the pseudo-header sum (1 in 65536 each).
     expect(d.written_fast + (d.written_moved ?? 0)).toBe(written);
-    expect(d.written_moved ?? 0).toBeLessThanOrEqual(3);
     expect(d.helper_err).toBeUndefined();
   });
 
@@ -262,7 +271,10 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
       const n = await entries();
       expect(n).toBeLessThanOrEqual(1024);
       expect(n).toBeGreaterThan(512); // the flood did fill it (LRU eviction runs in batches, so not to the last entry)
-      expect((await lab.writerStatus()).flows).toEqual({ max: 1024, used: n });
+      // status counts the same table (it changes under the flood's retransmitted SYN-ACKs and the client's RSTs).
+      const { flows } = await lab.writerStatus();
+      expect(flows.max).toBe(1024);
+      expect(flows.used).toBeLessThanOrEqual(1024);
 
       const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
       const [r] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`]);
@@ -308,7 +320,7 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     }
     const st = await lab.writerStatus();
     expect(st.dialects).toEqual({ ipv4: 'cdn', ipv6: 'v6-ali' });
-    expect(st.strip_kinds).toEqual([28, 253, 254]);
+    expect(st.strip_kinds).toEqual([28, 200, 253, 254]);
     expect(st.counters.written_v4).toBeGreaterThanOrEqual(before.written_v4);
 
     // The new dialects on the wire: cdn (NOP-padded 28/7, no port) and v6-ali (253/20).
@@ -324,6 +336,47 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
 
     await lab.attachWriter({ ports: [PORT] });
     expect((await lab.writerStatus()).dialects).toEqual({ ipv4: 'v4', ipv6: 'v6' });
+  });
+
+  it('a re-attach that fails half-way (bad VIP, a device that is not there, a hook that fails after its first program) leaves the attachment before it exactly as it was', async () => {
+    await lab.attachWriter({ ports: [PORT] });
+    /** What the attachment is: programs and links on the device, the object behind every pin, status but the counters. */
+    const state = async () => {
+      const pins: Record<string, number> = {};
+      for (const name of ['ingress', 'egress', 'vips', 'flows', 'counters', 'info']) {
+        const kind = name === 'ingress' || name === 'egress' ? 'prog' : 'map';
+        pins[name] = JSON.parse((await run(['bpftool', '-j', kind, 'show', 'pinned', join(lab.pinDir, 'director', name)])).stdout).id;
+      }
+      const { counters: _c, ...status } = await lab.writerStatus();
+      return { device: await onDevice(), pins, status, files: readdirSync(join(lab.pinDir, 'director')).sort() };
+    };
+    const before = await state();
+    const attach = (args: string[]) => lab.toaBpf(['director', 'attach', '--dev', 'cli0', '--vip', `${ADDR.vip4}:${PORT}`, ...args]);
+    try {
+      const bad = await attach(['--vip', '198.51.100.300:80']);
+      expect([bad.code, bad.stderr]).toEqual([2, expect.stringMatching(/bad --vip/)]);
+      expect(await state()).toEqual(before);
+      const gone = await lab.toaBpf(['director', 'attach', '--dev', 'gone0', '--vip', `${ADDR.vip4}:${PORT}`]);
+      expect([gone.code, gone.stderr]).toEqual([1, expect.stringMatching(/no interface 'gone0'/)]);
+      expect(await state()).toEqual(before);
+      // Another tool's u32 filter where ours would go on egress (clsact, pref 1): the new ingress filter goes on, the egress one cannot.
+      await lab.execOk('director', ['tc', 'qdisc', 'add', 'dev', 'cli0', 'clsact']);
+      await lab.execOk('director', ['tc', 'filter', 'add', 'dev', 'cli0', 'egress', 'pref', '1', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0']);
+      const half = await attach(['--hook', 'tc']);
+      expect([half.code, half.stderr]).toEqual([1, expect.stringMatching(/attaching the tc filters to cli0 failed[^]*left as it was/)]);
+      expect(await lab.execOk('director', ['tc', 'filter', 'show', 'dev', 'cli0', 'ingress'])).not.toMatch(/toa_/);
+      expect(await lab.execOk('director', ['tc', 'filter', 'show', 'dev', 'cli0', 'egress'])).toMatch(/pref 1 u32/);
+      await lab.execOk('director', ['tc', 'qdisc', 'del', 'dev', 'cli0', 'clsact']);
+      expect(await state()).toEqual(before);
+      // And it still writes.
+      const w = (await counters()).written_v4;
+      const [r] = await lab.httpClient(['--url', `http://${ADDR.vip4}:${PORT}/`]);
+      expect(r.error).toBeUndefined();
+      expect((await counters()).written_v4).toBeGreaterThan(w);
+    } finally {
+      await lab.exec('director', ['tc', 'qdisc', 'del', 'dev', 'cli0', 'clsact']);
+      await lab.attachWriter({ ports: [PORT] });
+    }
   });
 
   it('--hook tc attaches by clsact filters, and attaching by the default again leaves nothing of them', async () => {
@@ -443,7 +496,7 @@ describe.skipIf(why)(`director TOA writer with checksum offload on${why ? ` (ski
   it.each([
     ['IPv4', ADDR.vip4, ADDR.client4],
     ['IPv6', `[${ADDR.vip6}]`, ADDR.client6],
-  ])('%s: TOA in every upload segment, 10 MB up and down byte-exact, every segment checksummed right', async (_n, vip, client) => {
+  ])('%s: TOA in the first upload segments (moved path), 10 MB up and down byte-exact, every segment checksummed right', async (_n, vip, client) => {
     const before = (await lab.writerStatus()).counters;
     const { up, segs } = await upAndDown10MB(lab, vip);
     // What the director sent (the real server's own segments leave with their sums still to compute).
@@ -453,13 +506,15 @@ describe.skipIf(why)(`director TOA writer with checksum offload on${why ? ` (ski
 
     const { fromClient, isnPlus1 } = connection(segs, up.body.remotePort);
     const want = [{ kind: 254, len: client.includes(':') ? 20 : 8, body: toaBody(client, up.localPort!) }];
-    const early = fromClient.filter((s) => !s.flags.syn && s.ack === isnPlus1);
-    expect(early.filter((s) => s.payloadLength > 0).length).toBeGreaterThan(1000);
-    for (const s of early) expect(toaOptions(s.options)).toEqual(want);
+    const withToa = fromClient.filter((s) => toaOptions(s.options).length > 0);
+    expect(withToa.length).toBeGreaterThanOrEqual(2);
+    expect(withToa.length).toBeLessThanOrEqual(32);
+    for (const s of withToa) expect([s.ack, toaOptions(s.options)]).toEqual([isnPlus1, want]);
 
     const d = delta(before, (await lab.writerStatus()).counters);
     const written = (d.written_v4 ?? 0) + (d.written_v6 ?? 0);
-    expect(written).toBeGreaterThan(1000);
+    expect(written).toBeGreaterThanOrEqual(withToa.length);
+    expect(written).toBeLessThanOrEqual(32);
     // A CHECKSUM_PARTIAL segment never takes the fast path (its csum_start would point at the wrong bytes).
     expect(d.written_moved).toBe(written);
     expect(d.written_fast).toBeUndefined();

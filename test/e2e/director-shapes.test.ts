@@ -1,0 +1,193 @@
+/**
+ * No packet shape lets a client choose its own address through the director.
+ *
+ * A client sends a forged TOA (the stranger's address) in its handshake ACK
+ * and request, in shapes an ordinary stack never uses: IP fragments (8-byte
+ * ones, a first fragment with MF, an IPv6 atomic fragment), IPv6 extension
+ * headers, IPsec AH, VLAN tags, every kind a real server may accept, a full
+ * options area (data offset 15) where the writer has no room. The real server
+ * runs the eBPF path accepting every dialect, so a forged option that got
+ * through would show as the answer's remoteAddress. The writer's counters say
+ * what happened to each shape: walked and written, or dropped and why.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADDR, createLab, labUnavailable, REPO_ROOT, type Lab } from '../lab/index.js';
+import { craft, ensureCraft, toaHex } from '../tools/craft.js';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+const PORT = 80;
+const FORGED_PORT = 4321;
+const ALL_DIALECTS = ['v4', 'v6', 'v6-ali', 'v4-253', 'v4-200', 'cdn', 'cdn6'];
+const SHAPE = join(REPO_ROOT, 'test/tools/toa-shape.py');
+/** Debian's python3, where python3-scapy installs (a python3 earlier in PATH may be another). */
+const PYTHON = '/usr/bin/python3';
+
+function scapyMissing(): string | null {
+  try {
+    execFileSync(PYTHON, ['-c', 'import scapy.all'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'python3-scapy is not installed (scripts/debian-packages.txt)';
+  }
+}
+
+const why = labUnavailable() ?? scapyMissing();
+
+interface ShapeResult {
+  case: string;
+  sport: number;
+  synack: boolean;
+  response: string;
+  rst: boolean;
+}
+
+/** What a dual-stack listener reports for an address. */
+const onDual = (a: string): string => (a.includes(':') ? a : `::ffff:${a}`);
+
+/** Counters that changed from a to b. */
+function delta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.keys(b).map((k) => [k, b[k] - (a[k] ?? 0)]).filter(([, v]) => v !== 0));
+}
+
+describe.skipIf(why)(`director: no packet shape carries a client's own TOA${why ? ` (skipped: ${why})` : ''}`, () => {
+  let lab: Lab;
+  let gwMac: string;
+
+  const counters = async (): Promise<Record<string, number>> => (await lab.writerStatus()).counters;
+
+  /** Runs toa-shape from the client for these cases with a forged TOA of the client's family. */
+  async function shapes(family: 4 | 6, cases: string[]): Promise<ShapeResult[]> {
+    const v6 = family === 6;
+    const forged = v6 ? toaHex('v6', ADDR.stranger6, FORGED_PORT) : toaHex('v4', ADDR.stranger4, FORGED_PORT);
+    const src = v6 ? ADDR.client6 : ADDR.client4;
+    const dst = v6 ? ADDR.vip6 : ADDR.vip4;
+    const r = await lab.exec(
+      'client',
+      [PYTHON, SHAPE, '--iface', 'eth0', '--gw-mac', gwMac, '--src', src, '--dst', dst, '--dport', String(PORT), '--opts', forged, ...cases],
+      { timeoutMs: 20_000 * cases.length },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as ShapeResult);
+  }
+
+  /** The answer's JSON, or null when the server never answered. */
+  const answer = (r: ShapeResult): any => {
+    const i = r.response.indexOf('\r\n\r\n');
+    return i < 0 ? null : JSON.parse(r.response.slice(i + 4));
+  };
+
+  beforeAll(async () => {
+    ensureCraft();
+    lab = await createLab();
+    gwMac = JSON.parse(await lab.execOk('director', ['ip', '-j', 'link', 'show', 'cli0']))[0].address;
+    await lab.startPeerEcho({ host: '::', port: PORT });
+    await lab.attachWriter({ ports: [PORT] });
+    await lab.attachRealserver({ accept: ALL_DIALECTS });
+  }, 60_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it('status: every kind a real server may accept is stripped by default', async () => {
+    expect((await lab.writerStatus()).strip_kinds).toEqual([28, 200, 253, 254]);
+  });
+
+  it.each([4, 6] as const)('IPv%i: walked shapes are stripped and written (the true client), fragments and unwalkable chains dropped', async (family) => {
+    const v6 = family === 6;
+    const client = v6 ? ADDR.client6 : ADDR.client4;
+    // Priority tags: the kernel takes the outer one off before tc, the writer reads two more; four are one too many.
+    const vlans = ['vlan1', 'vlan2', 'vlan3'];
+    const walked = v6 ? ['plain', 'hbh', 'dst', 'rt', 'hbh-dst-rt', ...vlans] : ['plain', ...vlans];
+    const fragments = v6 ? ['frag8', 'atomic'] : ['frag8', 'frag-first'];
+    const headers = v6 ? ['rt-left', 'ah', 'chain9'] : ['ah'];
+    const before = await counters();
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const res = await shapes(family, [...walked, ...fragments, ...headers, 'vlan4']);
+    const segs = await cap.stop();
+    const byCase = Object.fromEntries(res.map((r) => [r.case, r]));
+    const d = delta(before, await counters());
+
+    for (const c of walked) {
+      expect([c, byCase[c].synack], 'the handshake starts').toEqual([c, true]);
+      expect([c, answer(byCase[c])?.remoteAddress, answer(byCase[c])?.remotePort]).toEqual([c, onDual(client), byCase[c].sport]);
+    }
+    for (const c of [...fragments, ...headers, 'vlan4']) {
+      // Dropped at the director: the server never completes the handshake, let alone answers.
+      expect([c, byCase[c].synack, answer(byCase[c])]).toEqual([c, true, null]);
+    }
+    // Nothing that reached the real server names the stranger.
+    const stranger = Buffer.from(toaHex(v6 ? 'v6' : 'v4', v6 ? ADDR.stranger6 : ADDR.stranger4, FORGED_PORT), 'hex').subarray(2);
+    for (const s of segs) expect(Buffer.from(s.options).includes(stranger)).toBe(false);
+
+    // Each walked case: ACK and request stripped (one forged option each) and written.
+    expect(d.forged_stripped).toBe(2 * walked.length);
+    expect(d[v6 ? 'written_v6' : 'written_v4']).toBe(2 * walked.length);
+    // Every fragment of both segments, and both segments of each unwalkable chain, dropped and counted.
+    // toa-shape's request is 35 bytes; the forged option 8 (IPv4) or 20 (IPv6) bytes.
+    const ack = 20 + (v6 ? 20 : 8);
+    const frag8 = Math.ceil(ack / 8) + Math.ceil((ack + 35) / 8);
+    expect(d.dropped_fragment).toBe(frag8 + (v6 ? 2 : 4)); // atomic: 1 + 1; frag-first: 2 + 2
+    expect(d.dropped_headers).toBe(2 * headers.length);
+    expect(d.dropped_vlan).toBe(2);
+    expect(d.helper_err).toBeUndefined();
+  }, 180_000);
+
+  it.each([
+    ['IPv4', 4, ['v4', 'v4-253', 'v4-200', 'cdn']],
+    ['IPv6', 6, ['v6', 'v6-ali', 'cdn6']],
+  ] as const)('%s: every kind a real server may accept, forged, is stripped with room (the true client) and without (data offset 15: the LIP)', async (_n, family, dialects) => {
+    const v6 = family === 6;
+    const vip = v6 ? ADDR.vip6 : ADDR.vip4;
+    const stranger = v6 ? ADDR.stranger6 : ADDR.stranger4;
+    const client = v6 ? ADDR.client6 : ADDR.client4;
+    const lip = v6 ? ADDR.lip6 : ADDR.lip4;
+    for (const d of dialects) {
+      const forged = toaHex(d, stranger, FORGED_PORT);
+      const roomy = await craft(lab, 'client', vip, PORT, { ackOpts: forged, dataOpts: forged });
+      expect(roomy.code, `${d}: ${roomy.stderr}`).toBe(0);
+      expect([d, roomy.body.remoteAddress, roomy.body.remotePort]).toEqual([d, onDual(client), roomy.sport]);
+      // A full options area: the writer has no room for its own TOA, the client's is still gone.
+      const full = `${forged.padStart(80, '01')}`;
+      const before = await counters();
+      const tight = await craft(lab, 'client', vip, PORT, { ackOpts: full, dataOpts: full });
+      expect(tight.code, `${d}: ${tight.stderr}`).toBe(0);
+      expect([d, tight.body.remoteAddress]).toEqual([d, onDual(lip)]);
+      const c = delta(before, await counters());
+      expect([d, c.forged_stripped, c.no_room]).toEqual([d, 2, 2]);
+    }
+  }, 120_000);
+
+  it('the 4-byte User Timeout option (kind 28) is left alone', async () => {
+    const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+    const r = await craft(lab, 'client', ADDR.vip4, PORT, { ackOpts: '1c048001', dataOpts: '1c048001' });
+    expect(r.code, r.stderr).toBe(0);
+    const segs = await cap.stop();
+    const data = segs.find((s) => s.dport === PORT && s.payloadLength > 0)!;
+    expect(Buffer.from(data.options).toString('hex')).toContain('1c048001');
+  });
+});
+
+describe.skipIf(why)(`director: data offset 15 with a kind-200 option, real server --accept v4 v4-200 (the README's example)${why ? ` (skipped: ${why})` : ''}`, () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    ensureCraft();
+    lab = await createLab();
+    await lab.startPeerEcho({ host: '::', port: PORT });
+    await lab.attachWriter({ ports: [PORT] });
+    await lab.attachRealserver({ accept: ['v4', 'v4-200'] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it('the real server sees the LIP, never the forged client', async () => {
+    const forged = toaHex('v4-200', ADDR.stranger4, FORGED_PORT);
+    const r = await craft(lab, 'client', ADDR.vip4, PORT, { ackOpts: forged.padStart(80, '01'), dataOpts: forged.padStart(80, '01') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.body.remoteAddress).toBe(onDual(ADDR.lip4));
+  });
+});
