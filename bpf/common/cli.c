@@ -19,6 +19,7 @@
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
 #include "cli.h"
+#include "hostns.h"
 
 static const char *const dialect_names[TOA_D_MAX] = {
 	[TOA_D_NONE]	= "none",
@@ -309,12 +310,17 @@ int toa_prepare_pin_dir(const struct toa_global *g, bool create)
 				"(mount one: mount -t bpf bpf %s)\n", g->pin_dir, under_std ? std : anc);
 			return -ENOTSUP;
 		}
+		/* A bpffs mounted outside the host's mount namespace dies with it: refuse, never a silent no-op. */
+		if (toa_refuse_private_bpffs(g->pin_dir, std))
+			return -EPERM;
 		if (mount("bpf", std, "bpf", 0, "mode=0700")) {
 			err = -errno;
 			fprintf(stderr, "toa-bpf: bpffs is not mounted at %s and mounting it failed: %s\n",
 				std, strerror(errno));
 			return err;
 		}
+	} else if (!toa_bpffs_is_hosts(anc)) {
+		return -EPERM;
 	}
 	if (!create)
 		return 0;
@@ -391,11 +397,11 @@ int toa_sum_percpu(const struct toa_role *r, int fd, __u32 n, __u64 *vals, int n
 	return 0;
 }
 
-static bool libbpf_verbose;
+static bool libbpf_verbose, libbpf_muted;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level != LIBBPF_WARN && !libbpf_verbose)
+	if ((level != LIBBPF_WARN || libbpf_muted) && !libbpf_verbose)
 		return 0;
 	/* The verifier's log can run to thousands of lines: only with -v. */
 	if (!libbpf_verbose && strstr(fmt, "PROG LOAD LOG"))
@@ -407,6 +413,11 @@ void toa_setup_libbpf_log(bool verbose)
 {
 	libbpf_verbose = verbose;
 	libbpf_set_print(libbpf_print);
+}
+
+void toa_libbpf_mute(bool mute)
+{
+	libbpf_muted = mute;
 }
 
 int toa_repin(int fd, const char *path)

@@ -94,5 +94,7 @@ int toa_sum_percpu(const struct toa_role *r, int fd, __u32 n, __u64 *vals, int n
 
 /* Routes libbpf's messages: warnings always, debug only with -v. */
 void toa_setup_libbpf_log(bool verbose);
+/* Silences libbpf's warnings (not -v) around calls whose failure is expected and handled. */
+void toa_libbpf_mute(bool mute);
 
 #endif /* TOA_CLI_H */

@@ -540,6 +540,9 @@ static int cmd_attach(const struct toa_global *g)
 
 	if (check_kernel())
 		return 1;
+	/* The pin dir first: under ip netns exec, a missing cgroup2 is only a symptom of the private /sys. */
+	if (toa_prepare_pin_dir(g, false))
+		return 1;
 	cgfd = open_cgroup(cgpath, sizeof(cgpath), &cgid);
 	if (cgfd < 0)
 		return 1;
