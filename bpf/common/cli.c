@@ -20,6 +20,7 @@
 #include "toa/toa_record.h"
 #include "cli.h"
 #include "hostns.h"
+#include "config.h"
 
 static const char *const dialect_names[TOA_D_MAX] = {
 	[TOA_D_NONE]	= "none",
@@ -37,6 +38,8 @@ int toa_usage_error(const struct toa_role *r, const char *fmt, ...)
 	va_list ap;
 
 	fprintf(stderr, "%s: ", r->prog);
+	if (toa_config_where())
+		fprintf(stderr, "%s: ", toa_config_where());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -44,10 +47,63 @@ int toa_usage_error(const struct toa_role *r, const char *fmt, ...)
 	return 2;
 }
 
+static struct toa_opts *config_opts;
+static int (*config_role_opt)(int opt, char *arg);
+
+/* A configuration file's value, handled as the same option on the command line. */
+static int config_set(int opt, char *arg)
+{
+	if (opt == 'p') {
+		config_opts->pin_dir = arg;
+		return 0;
+	}
+	return config_role_opt(opt, arg);
+}
+
+/*
+ * Takes --config FILE (or --config=FILE) out of argv and applies the file
+ * first, so options on the command line add to it or override it.
+ */
+static int take_config(const struct toa_role *r, int *argc, char **argv, const struct option *longopts,
+		       struct toa_opts *o, int (*role_opt)(int opt, char *arg))
+{
+	const char *file = NULL;
+	int i, n, j;
+
+	for (i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-C")) {
+			if (i + 1 >= *argc)
+				return toa_usage_error(r, "option '%s' needs a value", argv[i]);
+			n = 2;
+			file = argv[i + 1];
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			n = 1;
+			file = argv[i] + 9;
+		} else {
+			continue;
+		}
+		for (j = i; j + n <= *argc; j++)
+			argv[j] = argv[j + n];
+		*argc -= n;
+		break;
+	}
+	if (!file)
+		return 0;
+	config_opts = o;
+	config_role_opt = role_opt;
+	return toa_config_read(r, file, longopts, !strcmp(argv[0], "attach"), config_set);
+}
+
 int toa_parse_opts(const struct toa_role *r, int argc, char **argv, const char *shortopts,
 		   const struct option *longopts, struct toa_opts *o, int (*role_opt)(int opt, char *arg))
 {
 	int opt, err;
+
+	err = take_config(r, &argc, argv, longopts, o, role_opt);
+	if (err)
+		return err;
 
 	/* Both roles parse from a fresh state, and report errors themselves (the leading ':'). */
 	optind = 1;

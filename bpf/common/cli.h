@@ -46,7 +46,8 @@ struct toa_opts {
 int toa_usage_error(const struct toa_role *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /*
- * Runs getopt over a command's arguments (argv[0] is the command). The
+ * Runs getopt over a command's arguments (argv[0] is the command), after
+ * the file of --config FILE (config.h) if one is given. The
  * options every role has (-p -j -v -h) land in o; the role's own go to
  * role_opt, which returns 0 or a usage error's exit code. --help prints
  * the role's usage and exits 0. Returns 0, or 2 after a usage error.

@@ -59,6 +59,8 @@ static const char usage[] =
 "                         none: read no TOA (counters only)\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa)\n"
+"  -C, --config FILE      read options from FILE, `key = value` lines (keys: the long\n"
+"                         options); detach and status take only its pin-dir\n"
 "  -j, --json             status: machine-readable output\n"
 "  -v, --verbose          show libbpf's log (the verifier's, on a load failure)\n"
 "  -h, --help             this text\n"
