@@ -61,33 +61,64 @@ static int config_set(int opt, char *arg)
 }
 
 /*
- * Takes --config FILE (or --config=FILE) out of argv and applies the file
- * first, so options on the command line add to it or override it.
+ * Takes `--NAME VALUE` or `--NAME=VALUE` (or `-SHORT VALUE`) out of argv,
+ * for the options every role has that its own option table does not list.
+ * *value is NULL when absent; returns 0, or 2 after a usage error.
  */
-static int take_config(const struct toa_role *r, int *argc, char **argv, const struct option *longopts,
-		       struct toa_opts *o, int (*role_opt)(int opt, char *arg))
+static int take_option(const struct toa_role *r, int *argc, char **argv, const char *name, const char *shortname,
+		       const char **value)
 {
-	const char *file = NULL;
+	size_t len = strlen(name);
 	int i, n, j;
 
+	*value = NULL;
 	for (i = 1; i < *argc; i++) {
 		if (!strcmp(argv[i], "--"))
 			break;
-		if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-C")) {
+		if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, len) && argv[i][2 + len] == '=') {
+			n = 1;
+			*value = argv[i] + 3 + len;
+		} else if ((!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, name)) ||
+			   (shortname && !strcmp(argv[i], shortname))) {
 			if (i + 1 >= *argc)
 				return toa_usage_error(r, "option '%s' needs a value", argv[i]);
 			n = 2;
-			file = argv[i + 1];
-		} else if (!strncmp(argv[i], "--config=", 9)) {
-			n = 1;
-			file = argv[i] + 9;
+			*value = argv[i + 1];
 		} else {
 			continue;
 		}
 		for (j = i; j + n <= *argc; j++)
 			argv[j] = argv[j + n];
 		*argc -= n;
-		break;
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * --config FILE is applied first, so options on the command line add to it
+ * or override it; --format text|json|prometheus belongs to status.
+ */
+static int take_shared(const struct toa_role *r, int *argc, char **argv, const struct option *longopts,
+		       struct toa_opts *o, int (*role_opt)(int opt, char *arg))
+{
+	const char *file, *format;
+	int err;
+
+	err = take_option(r, argc, argv, "format", NULL, &format);
+	if (!err)
+		err = take_option(r, argc, argv, "config", "-C", &file);
+	if (err)
+		return err;
+	if (format) {
+		if (strcmp(argv[0], "status"))
+			return toa_usage_error(r, "--format belongs to status");
+		if (!strcmp(format, "json"))
+			o->json = true;
+		else if (!strcmp(format, "prometheus"))
+			o->prometheus = true;
+		else if (strcmp(format, "text"))
+			return toa_usage_error(r, "unknown --format '%s' (text, json, prometheus)", format);
 	}
 	if (!file)
 		return 0;
@@ -101,7 +132,7 @@ int toa_parse_opts(const struct toa_role *r, int argc, char **argv, const char *
 {
 	int opt, err;
 
-	err = take_config(r, &argc, argv, longopts, o, role_opt);
+	err = take_shared(r, &argc, argv, longopts, o, role_opt);
 	if (err)
 		return err;
 
@@ -474,6 +505,18 @@ void toa_setup_libbpf_log(bool verbose)
 void toa_libbpf_mute(bool mute)
 {
 	libbpf_muted = mute;
+}
+
+__u32 toa_map_count(int fd, __u32 max)
+{
+	__u8 key[64], next[64];
+	__u32 n = 0;
+
+	while (n < max && !bpf_map_get_next_key(fd, n ? key : NULL, next)) {
+		memcpy(key, next, sizeof(key));
+		n++;
+	}
+	return n;
 }
 
 int toa_repin(int fd, const char *path)

@@ -39,7 +39,8 @@ struct toa_role {
 struct toa_opts {
 	const char *pin_dir;	/* --pin-dir, NULL when absent (see toa_global_init) */
 	bool verbose;		/* -v */
-	bool json;		/* --json */
+	bool json;		/* --json, --format json */
+	bool prometheus;	/* --format prometheus (prom.h) */
 };
 
 /* A usage error: "PROG: why", a hint to --help, and the exit code 2 to return. */
@@ -83,6 +84,8 @@ int toa_sub_path(const struct toa_global *g, const char *sub, const char *name, 
  */
 int toa_open_pinned(const struct toa_role *r, const struct toa_global *g, const char *sub, const char *name);
 
+/* Keys in a map whose keys are at most 64 bytes, up to max. */
+__u32 toa_map_count(int fd, __u32 max);
 /* Pins fd's object at path, replacing whatever was pinned there. 0 or -errno. */
 int toa_repin(int fd, const char *path);
 /* A JSON string on stdout: quotes, backslashes and control bytes escaped. */

@@ -31,6 +31,7 @@
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
 #include "cli.h"
+#include "prom.h"
 #include "realserver.h"
 #include "realserver.skel.h"
 
@@ -41,7 +42,7 @@
 static const char usage[] =
 "Usage: toa-bpf realserver attach [--cgroup PATH] (--trust CIDR... | --trust-any) [OPTIONS]\n"
 "       toa-bpf realserver detach [--pin-dir DIR]\n"
-"       toa-bpf realserver status [--json] [--pin-dir DIR]\n"
+"       toa-bpf realserver status [--json | --format text|json|prometheus] [--pin-dir DIR]\n"
 "\n"
 "Makes getpeername() (and so accept(), Node's socket.remoteAddress, nginx's\n"
 "$remote_addr) return the client carried in TOA for every TCP server in a\n"
@@ -744,7 +745,9 @@ static int cmd_status(const struct toa_global *g)
 		return 1;
 	err = read_config(g, &cfg);
 	if (err == -ENOENT) {
-		if (env.opts.json) {
+		if (env.opts.prometheus)
+			toa_prom_realserver(&(struct toa_prom_status){ .role = "realserver" }, NULL);
+		else if (env.opts.json) {
 			printf("{\"attached\": false, \"pin_dir\": ");
 			toa_json_str(g->pin_dir);
 			printf("}\n");
@@ -781,6 +784,16 @@ static int cmd_status(const struct toa_global *g)
 			close(fd);
 	}
 	records = live_records(g);
+	if (env.opts.prometheus) {
+		struct toa_prom_status ps = { "realserver", linked[0] && linked[1] && linked[2], counter_names, sums,
+					      RS_C_MAX };
+		struct toa_prom_realserver pr = { cfg.cgroup, toa_map_count(fd4, TRUST_MAX) + toa_map_count(fd6, TRUST_MAX),
+						  records };
+
+		toa_prom_realserver(&ps, &pr);
+		ret = 0;
+		goto cleanup;
+	}
 
 	if (env.opts.json) {
 		printf("{\"attached\": %s, \"pin_dir\": ", linked[0] && linked[1] && linked[2] ? "true" : "false");
