@@ -19,6 +19,7 @@
 #include "toa/toa_wire.h"
 #include "cli.h"
 #include "tc_hook.h"
+#include "prom.h"
 #include "director.h"
 #include "director.skel.h"
 
@@ -27,7 +28,7 @@
 static const char usage[] =
 "Usage: toa-bpf director attach --dev IFACE --vip ADDR:PORT [--vip ...] [OPTIONS]\n"
 "       toa-bpf director detach [--dev IFACE] [--pin-dir DIR]\n"
-"       toa-bpf director status [--json] [--pin-dir DIR]\n"
+"       toa-bpf director status [--json | --format text|json|prometheus] [--pin-dir DIR]\n"
 "\n"
 "Writes TOA (the client's address and port) into client segments to the VIPs\n"
 "of an LVS FullNAT director: a tc program at ingress and egress of the\n"
@@ -49,6 +50,8 @@ static const char usage[] =
 "                         Timeout option)\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa); the writer's is DIR/director\n"
+"  -C, --config FILE      read options from FILE, `key = value` lines (keys: the long\n"
+"                         options); detach and status take only its pin-dir\n"
 "  -j, --json             status: machine-readable output (shape in director.h)\n"
 "  -v, --verbose          show libbpf's log (the verifier's, on a load failure)\n"
 "  -h, --help             this text\n"
@@ -574,7 +577,9 @@ static int cmd_status(const struct toa_global *g)
 		return 1;
 	err = read_info(g, &info);
 	if (err == -ENOENT) {
-		if (env.opts.json) {
+		if (env.opts.prometheus)
+			toa_prom_director(&(struct toa_prom_status){ .role = "director" }, NULL);
+		else if (env.opts.json) {
 			printf("{\"attached\": false, \"pin_dir\": ");
 			toa_json_str(g->pin_dir);
 			printf("}\n");
@@ -614,6 +619,15 @@ static int cmd_status(const struct toa_global *g)
 		in_eg = ok && tc_hook_present(info.ifindex, info.hook, dir, 1);
 	}
 
+	if (env.opts.prometheus) {
+		struct toa_prom_status ps = { "director", true, counter_names, sums, DC_MAX };
+		struct toa_prom_director pd = { info.dev, tc_hook_name(info.hook), in_ing, in_eg,
+						toa_map_count(vfd, DIRECTOR_VIPS_MAX), used, info.flows_max };
+
+		toa_prom_director(&ps, &pd);
+		ret = 0;
+		goto cleanup;
+	}
 	if (env.opts.json) {
 		printf("{\"attached\": true, \"pin_dir\": ");
 		toa_json_str(g->pin_dir);

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +34,7 @@
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
 #include "cli.h"
+#include "prom.h"
 #include "realserver.h"
 #include "realserver.skel.h"
 
@@ -45,7 +45,7 @@
 static const char usage[] =
 "Usage: toa-bpf realserver attach [--cgroup PATH] (--trust CIDR... | --trust-any) [OPTIONS]\n"
 "       toa-bpf realserver detach [--pin-dir DIR]\n"
-"       toa-bpf realserver status [--json] [--pin-dir DIR]\n"
+"       toa-bpf realserver status [--json | --format text|json|prometheus] [--pin-dir DIR]\n"
 "\n"
 "Makes getpeername() (and so accept(), Node's socket.remoteAddress, nginx's\n"
 "$remote_addr) return the client carried in TOA for every TCP server in a\n"
@@ -69,6 +69,8 @@ static const char usage[] =
 "                         unless kernel.unprivileged_bpf_disabled is 0\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa)\n"
+"  -C, --config FILE      read options from FILE, `key = value` lines (keys: the long\n"
+"                         options); detach and status take only its pin-dir\n"
 "  -j, --json             status: machine-readable output\n"
 "  -v, --verbose          show libbpf's log (the verifier's, on a load failure)\n"
 "  -h, --help             this text\n"
@@ -191,14 +193,12 @@ static int parse_opt(int opt, char *arg)
 	case 'a':
 		return add_accept(arg);
 	case 'g': {
-		struct group *gr = getgrnam(arg);
-		char *end;
-		unsigned long id = strtoul(arg, &end, 10);
+		long gid = toa_group_id(arg);
 
-		if (!gr && (!*arg || *end))
-			return usage_error("--records-group: no group '%s'", arg);
+		if (gid < 0)
+			return usage_error("--records-group: no group '%s' in /etc/group (a numeric GID works too)", arg);
 		env.records_group = arg;
-		env.records_gid = gr ? gr->gr_gid : (gid_t)id;
+		env.records_gid = (gid_t)gid;
 		break;
 	}
 	}
@@ -731,6 +731,9 @@ static int cmd_attach(const struct toa_global *g)
 
 	if (check_kernel())
 		return 1;
+	/* The pin dir first: under ip netns exec, a missing cgroup2 is only a symptom of the private /sys. */
+	if (toa_prepare_pin_dir(g, false))
+		return 1;
 	warn_own_addresses();
 	cgfd = open_cgroup(cgpath, sizeof(cgpath), &cgid);
 	if (cgfd < 0)
@@ -938,7 +941,9 @@ static int cmd_status(const struct toa_global *g)
 		return 1;
 	err = read_config(g, &cfg);
 	if (err == -ENOENT) {
-		if (env.opts.json) {
+		if (env.opts.prometheus)
+			toa_prom_realserver(&(struct toa_prom_status){ .role = "realserver" }, NULL);
+		else if (env.opts.json) {
 			printf("{\"attached\": false, \"pin_dir\": ");
 			toa_json_str(g->pin_dir);
 			printf("}\n");
@@ -975,6 +980,16 @@ static int cmd_status(const struct toa_global *g)
 			close(fd);
 	}
 	records = live_records(g);
+	if (env.opts.prometheus) {
+		struct toa_prom_status ps = { "realserver", linked[0] && linked[1] && linked[2], counter_names, sums,
+					      RS_C_MAX };
+		struct toa_prom_realserver pr = { cfg.cgroup, toa_map_count(fd4, TRUST_MAX) + toa_map_count(fd6, TRUST_MAX),
+						  records };
+
+		toa_prom_realserver(&ps, &pr);
+		ret = 0;
+		goto cleanup;
+	}
 
 	if (env.opts.json) {
 		printf("{\"attached\": %s, \"pin_dir\": ", linked[0] && linked[1] && linked[2] ? "true" : "false");
