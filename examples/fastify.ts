@@ -1,6 +1,6 @@
 // Fastify: request.ip (and the request log) show the real client; request.toa has the details.
 import Fastify from 'fastify';
-import toa from 'toa';
+import toa from 'node-toa';
 
 const app = Fastify();
 await app.register(toa.fastify);
@@ -11,6 +11,6 @@ console.log(`listening ${JSON.stringify(app.server.address())}`);
 
 declare module 'fastify' {
   interface FastifyRequest {
-    toa: import('toa').Peer | null;
+    toa: import('node-toa').Peer | null;
   }
 }

@@ -38,7 +38,7 @@ function run(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: pkg, stdio: 'inherit', env });
   if (r.error) throw r.error;
   if (r.status !== 0) {
-    process.stderr.write(`toa build: ${cmd} ${args.join(' ')} exited with ${r.status}\n`);
+    process.stderr.write(`node-toa build: ${cmd} ${args.join(' ')} exited with ${r.status}\n`);
     process.exit(1);
   }
 }

@@ -74,14 +74,14 @@ export interface Toa {
 /** A configuration of toa with its own backend, pin directory and cache. */
 export function create(options: ToaOptions = {}): Toa {
   if (typeof options !== 'object' || options === null) {
-    throw new ToaError('TOA_EINVAL', `toa.create(options): options must be an object, got ${String(options)}`);
+    throw new ToaError('TOA_EINVAL', `node-toa: create(options): options must be an object, got ${String(options)}`);
   }
-  return createWith(options, checkBackendName(options.backend, 'toa.create({ backend })'), 'backend option');
+  return createWith(options, checkBackendName(options.backend, 'node-toa: create({ backend })'), 'backend option');
 }
 
 function createWith(options: ToaOptions, requested: BackendName | undefined, source: string): Toa {
   if (options.pinDir !== undefined && (typeof options.pinDir !== 'string' || options.pinDir === '')) {
-    throw new ToaError('TOA_EINVAL', `toa.create({ pinDir }): pinDir must be a non-empty string, got ${JSON.stringify(options.pinDir)}`);
+    throw new ToaError('TOA_EINVAL', `node-toa: create({ pinDir }): pinDir must be a non-empty string, got ${JSON.stringify(options.pinDir)}`);
   }
   const { backend, info } = selectBackend(requested, source);
   const reader = new Reader({

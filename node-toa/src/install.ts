@@ -33,7 +33,7 @@ export function apply(reader: Reader, x: unknown) {
 /** Installs on a server: every accepted socket reports its client from then on. Idempotent. */
 export function install(reader: Reader, server: InstallableServer): void {
   if (!server || typeof (server as NetServer).prependListener !== 'function' || typeof (server as NetServer).listen !== 'function') {
-    throw Object.assign(new TypeError('toa.install(server): server must be a net, http, https or http2 server'), { code: 'TOA_EINVAL' });
+    throw Object.assign(new TypeError('node-toa: install(server): server must be a net, http, https or http2 server'), { code: 'TOA_EINVAL' });
   }
   const marks = server as unknown as Record<symbol, boolean>;
   if (marks[reader.kPeer]) return;
@@ -44,7 +44,7 @@ export function install(reader: Reader, server: InstallableServer): void {
     } catch (err) {
       // A client that left before we looked has nothing to report.
       if (hasCode(err, 'TOA_ESOCKCLOSED')) return;
-      process.emitWarning(`toa.install: ${(err as Error).message}`, { code: (err as { code?: string }).code });
+      process.emitWarning(`node-toa: install: ${(err as Error).message}`, { code: (err as { code?: string }).code });
     }
   };
   // First in line, so the socket is set before the server's own listeners run.

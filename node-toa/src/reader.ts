@@ -65,7 +65,7 @@ export class Reader {
     try {
       return this.backend.getpeername(fd);
     } catch (err) {
-      throw fromSyscall(err, 'toa: getpeername');
+      throw fromSyscall(err, 'node-toa: getpeername');
     }
   }
 
@@ -74,7 +74,7 @@ export class Reader {
     try {
       return this.backend.lookup(fd, this.buf, family);
     } catch (err) {
-      throw fromSyscall(err, `toa: reading the TOA record (map ${this.mapPath})`);
+      throw fromSyscall(err, `node-toa: reading the TOA record (map ${this.mapPath})`);
     }
   }
 
@@ -91,7 +91,7 @@ export class Reader {
       r = 0;
     }
     if (r === NO_SOURCE && this.strict && this.info.name !== 'socket') {
-      throw new ToaError('TOA_ENOMAP', `toa: no TOA records map is pinned at ${this.mapPath} and toa.ko is not loaded`);
+      throw new ToaError('TOA_ENOMAP', `node-toa: no TOA records map is pinned at ${this.mapPath} and toa.ko is not loaded`);
     }
     return socketPeer(s);
   }
@@ -127,8 +127,8 @@ export function socketPeer(s: Socket): Peer {
   const port = s.remotePort;
   if (address === undefined || port === undefined) {
     const open = !s.destroyed && (s as unknown as SocketInternals)._handle;
-    if (open && !s.connecting) throw new ToaError('TOA_ENOTINET', 'toa: the socket is not a TCP/IP socket (e.g. a Unix domain socket), so it has no peer address');
-    throw new ToaError('TOA_ESOCKCLOSED', 'toa: the socket has no peer address (it is closed or not connected)');
+    if (open && !s.connecting) throw new ToaError('TOA_ENOTINET', 'node-toa: the socket is not a TCP/IP socket (e.g. a Unix domain socket), so it has no peer address');
+    throw new ToaError('TOA_ESOCKCLOSED', 'node-toa: the socket has no peer address (it is closed or not connected)');
   }
   const family = s.remoteFamily === 'IPv4' || (address.startsWith('::ffff:') && address.includes('.')) ? 4 : 6;
   return { address, port, family, via: 'socket' };

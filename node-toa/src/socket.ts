@@ -34,12 +34,12 @@ export function socketOf(x: unknown): Socket {
     }
     if (o.socket instanceof Socket) return o.socket;
     if ('socket' in o || 'session' in o || 'stream' in o) {
-      throw new ToaError('TOA_ESOCKCLOSED', 'toa: the request or stream no longer has a socket (the connection is closed)');
+      throw new ToaError('TOA_ESOCKCLOSED', 'node-toa: the request or stream no longer has a socket (the connection is closed)');
     }
   }
   throw new ToaError(
     'TOA_EINVAL',
-    `toa: expected a net.Socket, tls.TLSSocket, HTTP request or HTTP/2 stream, got ${describe(x)}`,
+    `node-toa: expected a net.Socket, tls.TLSSocket, HTTP request or HTTP/2 stream, got ${describe(x)}`,
   );
 }
 
@@ -58,10 +58,10 @@ function sessionSocket(session: object): Socket | undefined {
 export function fdOf(s: Socket): number {
   const i = s as unknown as SocketInternals;
   const h = i._handle;
-  if (!h || i.destroyed) throw new ToaError('TOA_ESOCKCLOSED', 'toa: the socket is closed, so its peer can no longer be read');
+  if (!h || i.destroyed) throw new ToaError('TOA_ESOCKCLOSED', 'node-toa: the socket is closed, so its peer can no longer be read');
   const fd = h.fd;
   if (typeof fd !== 'number' || fd < 0) {
-    throw new ToaError('TOA_ENOFD', 'toa: the socket has no file descriptor (it is not a kernel TCP socket, e.g. a stream wrapped in JavaScript)');
+    throw new ToaError('TOA_ENOFD', 'node-toa: the socket has no file descriptor (it is not a kernel TCP socket, e.g. a stream wrapped in JavaScript)');
   }
   return fd;
 }

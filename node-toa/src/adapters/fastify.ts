@@ -16,7 +16,7 @@ export interface FastifyLike {
   addHook(name: 'onRequest', hook: (request: { raw: unknown; toa: Peer | null }, reply: unknown, done: (err?: Error) => void) => void): unknown;
 }
 
-/** A Fastify plugin (fastify-plugin wrapped: not encapsulated, named 'toa'). */
+/** A Fastify plugin (fastify-plugin wrapped: not encapsulated, named 'node-toa'). */
 export type FastifyPlugin = ((fastify: FastifyLike, opts: unknown, done: (err?: Error) => void) => void) & {
   default: FastifyPlugin;
 };
@@ -38,7 +38,7 @@ export function fastifyPlugin(reader: Reader): FastifyPlugin {
     });
     done();
   }
-  const plugin = fp(toa, { name: 'toa', fastify: '4.x || 5.x' });
+  const plugin = fp(toa, { name: 'node-toa', fastify: '4.x || 5.x' });
   plugin.default = plugin;
   return plugin;
 }

@@ -36,7 +36,7 @@ export function packageRoot(): string {
   if (root) return root;
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'toa') return (root = dir);
-    if (dirname(dir) === dir) throw new Error(`toa: cannot find the package folder above ${__dirname}`);
+    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'node-toa') return (root = dir);
+    if (dirname(dir) === dir) throw new Error(`node-toa: cannot find the package folder above ${__dirname}`);
   }
 }

@@ -60,23 +60,23 @@ describe.each([
   });
 
   test('nothing was compiled', () => {
-    expect(existsSync(join(project, 'node_modules/toa/build'))).toBe(false);
+    expect(existsSync(join(project, 'node_modules/node-toa/build'))).toBe(false);
   });
 
   test('require(): the native backend, from the shipped prebuild; peer() works', () => {
     const script = `
-      const net = require('node:net'); const toa = require('toa');
+      const net = require('node:net'); const toa = require('node-toa');
       const srv = net.createServer((s) => { console.log(JSON.stringify({ backend: toa.backend, peer: toa.peer(s) })); s.destroy(); srv.close(); c.destroy(); });
       let c; srv.listen(0, '127.0.0.1', () => { c = net.connect(srv.address().port, '127.0.0.1'); c.on('error', () => {}); });`;
     const got = JSON.parse(run(process.execPath, ['-e', script], { cwd: project, env }));
     expect(got.backend.name).toBe('native');
-    expect(got.backend.reason).toMatch(/node_modules\/toa\/prebuilds\/linux-x64\/toa\.node/);
+    expect(got.backend.reason).toMatch(/node_modules\/node-toa\/prebuilds\/linux-x64\/toa\.node/);
     expect(got.peer).toMatchObject({ address: '127.0.0.1', family: 4, via: 'socket' });
   });
 
   test('import: named and default exports from the ESM entry, same instance as require()', () => {
     const script = `
-      import toa, { peer, install, express, fastify, koa, backend, create, ToaError } from 'toa';
+      import toa, { peer, install, express, fastify, koa, backend, create, ToaError } from 'node-toa';
       import { createRequire } from 'node:module';
       const cjs = createRequire(import.meta.url)('toa');
       console.log(JSON.stringify({ fns: [peer, install, express, koa, create].every((f) => typeof f === 'function'),
@@ -86,7 +86,7 @@ describe.each([
   });
 
   test('TOA_BACKEND=ffi works from the installed package (ffi-rs came with it)', () => {
-    const got = run(process.execPath, ['-e', "console.log(require('toa').backend.name)"], { cwd: project, env: { ...env, TOA_BACKEND: 'ffi' } });
+    const got = run(process.execPath, ['-e', "console.log(require('node-toa').backend.name)"], { cwd: project, env: { ...env, TOA_BACKEND: 'ffi' } });
     expect(got.trim()).toBe('ffi');
   });
 });

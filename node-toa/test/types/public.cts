@@ -1,5 +1,5 @@
 // The same API through require() (CommonJS types).
-import toa = require('toa');
+import toa = require('node-toa');
 import net = require('node:net');
 
 declare const socket: net.Socket;

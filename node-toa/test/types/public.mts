@@ -3,7 +3,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { expectTypeOf } from 'vitest';
-import toa, { backend, create, install, peer, ToaError, type BackendName, type Peer, type ToaErrorCode } from 'toa';
+import toa, { backend, create, install, peer, ToaError, type BackendName, type Peer, type ToaErrorCode } from 'node-toa';
 
 declare const socket: net.Socket;
 declare const req: http.IncomingMessage;
