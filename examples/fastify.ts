@@ -8,9 +8,3 @@ app.get('/', async (request) => ({ ip: request.ip, peer: request.toa }));
 
 await app.listen({ port: Number(process.env.PORT ?? 8080), host: process.env.HOST ?? '::' });
 console.log(`listening ${JSON.stringify(app.server.address())}`);
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    toa: import('node-toa').Peer | null;
-  }
-}

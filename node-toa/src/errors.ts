@@ -12,6 +12,7 @@ export type ToaErrorCode =
   | 'TOA_EPERM' // reading the pinned map needs CAP_BPF (or root)
   | 'TOA_EMAP' // what is pinned there is not a TOA records map
   | 'TOA_ERECORD' // a record this version cannot read
+  | 'TOA_ELOOKUP' // the map lookup failed for another reason
   | 'TOA_EBACKEND' // the requested backend cannot load
   | 'TOA_ESYSCALL'; // any other failing system call
 

@@ -13,6 +13,11 @@ import type { BackendInfo, Peer, SocketAddress } from './types.js';
 /** Default pin directory (include/toa/toa_record.h); TOA_PIN_DIR overrides it. */
 export const PIN_DIR_DEFAULT = '/sys/fs/bpf/toa';
 
+/** The pin directory of the default configuration: $TOA_PIN_DIR, else the default. */
+export function pinDirFromEnv(): string {
+  return process.env.TOA_PIN_DIR || PIN_DIR_DEFAULT;
+}
+
 export interface ReaderOptions {
   backend: Backend;
   info: BackendInfo;
@@ -38,6 +43,11 @@ export class Reader {
     this.pinDir = o.pinDir;
     this.strict = o.strict;
     this.mapPath = join(o.pinDir, 'records');
+  }
+
+  /** Forgets the cached map. */
+  reset(): void {
+    this.backend.reset();
   }
 
   /** The peer of x, looked up once per socket. */

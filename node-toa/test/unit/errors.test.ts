@@ -133,5 +133,5 @@ describe.skipIf(noBpf)(`permission${noBpf ? ` (skipped: ${noBpf})` : ''}`, () =>
     } finally {
       map.destroy();
     }
-  });
+  }, 60_000); // two children through tsx, as another user
 });
