@@ -36,8 +36,10 @@ export function hasCode(err: unknown, code: ToaErrorCode): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
+const EACCES = 13;
+
 const hints: Partial<Record<string, string>> = {
-  TOA_EPERM: 'reading the TOA records map needs CAP_BPF (or root) and read access to the pin',
+  TOA_EPERM: 'reading the TOA records map needs CAP_BPF (or root)',
   TOA_EMAP: 'the pinned object is not a TOA records map (socket storage, key 4 bytes, value 44 bytes)',
   TOA_EBADF: 'the socket\'s file descriptor is not open',
   TOA_ENOTSOCK: 'the file descriptor is not a socket',
@@ -51,7 +53,10 @@ const hints: Partial<Record<string, string>> = {
 export function fromSyscall(raw: unknown, what: string): ToaError {
   const r = raw as { code?: string; syscall?: string; errno?: number; message?: string };
   const code = (typeof r?.code === 'string' && r.code.startsWith('TOA_') ? r.code : 'TOA_ESYSCALL') as ToaErrorCode;
-  const hint = hints[code];
+  // EACCES is the pin's file mode (or a directory's); EPERM is a missing capability.
+  const hint = code === 'TOA_EPERM' && r?.errno === EACCES
+    ? 'the pin file\'s permissions deny this user: see ls -l of the pin; run as its owner or change its mode'
+    : hints[code];
   const msg = `${what}: ${r?.message ?? String(raw)}${hint ? ` (${hint})` : ''}`;
   return new ToaError(code, msg, { syscall: r?.syscall, errno: r?.errno, cause: raw });
 }

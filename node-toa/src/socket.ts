@@ -2,6 +2,7 @@
  * From whatever the caller holds (a net/TLS socket, an HTTP/1 request, an
  * HTTP/2 request or stream) to the socket object and its kernel fd.
  */
+import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { ToaError } from './errors.js';
 
@@ -25,6 +26,11 @@ export interface SocketInternals {
  */
 export function socketOf(x: unknown): Socket {
   if (x instanceof Socket) return x;
+  // An HTTP/1 request first: its own `session` (express-session's) is no HTTP/2 session.
+  if (x instanceof IncomingMessage) {
+    if (x.socket instanceof Socket) return x.socket;
+    throw new ToaError('TOA_ESOCKCLOSED', 'node-toa: the request no longer has a socket (the connection is closed)');
+  }
   if (typeof x === 'object' && x !== null) {
     const o = x as { socket?: unknown; stream?: { session?: object }; session?: object };
     const session = o.stream?.session ?? o.session;
@@ -68,6 +74,7 @@ export function fdOf(s: Socket): number {
 
 function describe(x: unknown): string {
   if (x === null) return 'null';
+  if (x === undefined) return 'undefined';
   if (typeof x === 'object') return `an object of class ${(x as object).constructor?.name ?? 'Object'}`;
   return `${typeof x} ${JSON.stringify(x)}`;
 }

@@ -6,8 +6,7 @@
  * needs neither fastify-plugin nor fastify at run time.
  */
 import type { Server } from 'node:net';
-import { hasCode } from '../errors.js';
-import { apply, install } from '../install.js';
+import { applySafely, install } from '../install.js';
 import type { Reader } from '../reader.js';
 import type { Peer } from '../types.js';
 
@@ -30,10 +29,9 @@ export function fastifyPlugin(reader: Reader): FastifyPlugin {
     fastify.decorateRequest('toa', null);
     fastify.addHook('onRequest', (request, _reply, next) => {
       try {
-        request.toa = apply(reader, request.raw);
+        request.toa = applySafely(reader, request.raw, 'Fastify plugin');
       } catch (err) {
-        // A client gone before the app read it never fails the request.
-        if (!hasCode(err, 'TOA_ESOCKCLOSED')) return next(err as Error);
+        return next(err as Error); // strict mode only
       }
       next();
     });

@@ -13,6 +13,15 @@
 
 namespace {
 
+// Both strerror_r flavours (GNU returns a pointer, XSI/musl fills buf).
+[[maybe_unused]] const char *PickText(int, const char *buf) { return buf; }
+[[maybe_unused]] const char *PickText(const char *text, const char *) { return text; }
+
+const char *ErrorText(int err, char *buf, size_t len) {
+  buf[0] = 0;
+  return PickText(strerror_r(err, buf, len), buf);
+}
+
 Napi::Value ThrowTypeError(Napi::Env env, const char *msg) {
   Napi::TypeError err = Napi::TypeError::New(env, msg);
   err.Set("code", "TOA_EINVAL");
@@ -21,8 +30,10 @@ Napi::Value ThrowTypeError(Napi::Env env, const char *msg) {
 }
 
 // The JS layer words the final message; it needs the code, the call and errno.
+// strerror_r, not strerror: worker threads call this concurrently.
 Napi::Value ThrowSys(Napi::Env env, const toa_err &e) {
-  std::string msg = std::string(e.syscall) + ": " + strerror(e.err);
+  char buf[128];
+  std::string msg = std::string(e.syscall) + ": " + ErrorText(e.err, buf, sizeof(buf));
   Napi::Error err = Napi::Error::New(env, msg);
   err.Set("code", e.code);
   err.Set("syscall", e.syscall);
@@ -39,45 +50,69 @@ bool GetFd(const Napi::CallbackInfo &info, int *fd) {
   return true;
 }
 
-// setMapPath(path: string): where the records map is pinned.
-Napi::Value SetMapPath(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString()) return ThrowTypeError(env, "setMapPath(path): path must be a string");
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (path.find('\0') != std::string::npos) return ThrowTypeError(env, "setMapPath(path): path contains a NUL byte");
-  toa_set_map_path(path.c_str());
-  return env.Undefined();
-}
-
-// reset(): forget the cached map fd.
-Napi::Value Reset(const Napi::CallbackInfo &info) {
-  toa_reset();
-  return info.Env().Undefined();
-}
-
-// lookup(fd, out: Uint8Array(>= 44), family?: 0 | 4 | 6): 0 when the socket
-// has no record, else the socket's family (4/6) | source bit, with the record
-// copied into out. family, when known, saves asking the kernel for it.
-Napi::Value Lookup(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  int fd;
-  if (!GetFd(info, &fd)) return ThrowTypeError(env, "lookup(fd, out): fd must be an integer >= 0");
-  if (info.Length() < 2 || !info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    return ThrowTypeError(env, "lookup(fd, out): out must be a Uint8Array");
-  Napi::Uint8Array out = info[1].As<Napi::Uint8Array>();
-  if (out.ByteLength() < TOA_RECORD_SIZE) return ThrowTypeError(env, "lookup(fd, out): out must hold 44 bytes");
-  int family = 0;
-  if (info.Length() >= 3 && !info[2].IsUndefined()) {
-    if (!info[2].IsNumber()) return ThrowTypeError(env, "lookup(fd, out, family): family must be 0, 4 or 6");
-    family = info[2].As<Napi::Number>().Int32Value();
-    if (family != 0 && family != 4 && family != 6) return ThrowTypeError(env, "lookup(fd, out, family): family must be 0, 4 or 6");
+// new MapReader(path): one reader of the records map pinned at path, with
+// its own fd (closed by reset() or when the object is collected). Nothing is
+// shared between readers, so configurations and worker threads are
+// independent.
+class MapReader : public Napi::ObjectWrap<MapReader> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "MapReader", {
+      InstanceMethod<&MapReader::Lookup>("lookup"),
+      InstanceMethod<&MapReader::Reset>("reset"),
+    });
   }
-  toa_err e;
-  int r = toa_lookup_record(fd, out.Data(), family, &e);
-  if (r < 0) return ThrowSys(env, e);
-  return Napi::Number::New(env, r);
-}
+
+  explicit MapReader(const Napi::CallbackInfo &info) : Napi::ObjectWrap<MapReader>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsString()) {
+      ThrowTypeError(env, "new MapReader(path): path must be a string");
+      return;
+    }
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    if (path.find('\0') != std::string::npos) {
+      ThrowTypeError(env, "new MapReader(path): path contains a NUL byte");
+      return;
+    }
+    map_.path = path;
+  }
+
+  ~MapReader() override { toa_map_reset(&map_); }
+
+ private:
+  // reset(): forget the map fd.
+  Napi::Value Reset(const Napi::CallbackInfo &info) {
+    toa_map_reset(&map_);
+    return info.Env().Undefined();
+  }
+
+  // lookup(fd, out: Uint8Array(>= 44), family?: 0 | 4 | 6): 0 when the socket
+  // has no record (TOA_NO_SOURCE with nothing to read from), else the
+  // socket's family (4/6) | source bit, with the record copied into out.
+  // family, when known, saves asking the kernel for it.
+  Napi::Value Lookup(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    int fd;
+    if (!GetFd(info, &fd)) return ThrowTypeError(env, "lookup(fd, out): fd must be an integer >= 0");
+    if (info.Length() < 2 || !info[1].IsTypedArray() ||
+        info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      return ThrowTypeError(env, "lookup(fd, out): out must be a Uint8Array");
+    Napi::Uint8Array out = info[1].As<Napi::Uint8Array>();
+    if (out.ByteLength() < TOA_RECORD_SIZE) return ThrowTypeError(env, "lookup(fd, out): out must hold 44 bytes");
+    int family = 0;
+    if (info.Length() >= 3 && !info[2].IsUndefined()) {
+      if (!info[2].IsNumber()) return ThrowTypeError(env, "lookup(fd, out, family): family must be 0, 4 or 6");
+      family = info[2].As<Napi::Number>().Int32Value();
+      if (family != 0 && family != 4 && family != 6) return ThrowTypeError(env, "lookup(fd, out, family): family must be 0, 4 or 6");
+    }
+    toa_err e;
+    int r = toa_lookup_record(&map_, fd, out.Data(), family, &e);
+    if (r < 0) return ThrowSys(env, e);
+    return Napi::Number::New(env, r);
+  }
+
+  toa_map map_;
+};
 
 // getpeername(fd): { address, port, family: 4 | 6 } as the kernel reports it.
 Napi::Value GetPeerName(const Napi::CallbackInfo &info) {
@@ -115,9 +150,7 @@ Napi::Value GetPeerName(const Napi::CallbackInfo &info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("setMapPath", Napi::Function::New(env, SetMapPath, "setMapPath"));
-  exports.Set("reset", Napi::Function::New(env, Reset, "reset"));
-  exports.Set("lookup", Napi::Function::New(env, Lookup, "lookup"));
+  exports.Set("MapReader", MapReader::Define(env));
   exports.Set("getpeername", Napi::Function::New(env, GetPeerName, "getpeername"));
   return exports;
 }

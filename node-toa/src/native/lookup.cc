@@ -10,18 +10,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
-
-#include <string>
 
 namespace {
 
-std::string map_path;
-int map_fd = -1;
-// Identity of the pin the cached fd came from: a detach + attach pins a new
-// map under the same name, and the old fd would then miss forever.
-dev_t map_dev;
-ino_t map_ino;
+// How often a miss may check that the pin still names the open map.
+const int64_t PIN_CHECK_NS = 1000000000;
+
+int64_t now_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 long sys_bpf(int cmd, union bpf_attr *attr) {
   return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
@@ -46,17 +47,17 @@ const char *fd_code(int err) {
   }
 }
 
-bool pin_unchanged() {
+bool pin_unchanged(struct toa_map *m) {
   struct stat st;
-  return stat(map_path.c_str(), &st) == 0 && st.st_dev == map_dev && st.st_ino == map_ino;
+  return stat(m->path.c_str(), &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino;
 }
 
-// 1: map_fd is open; 0: nothing pinned there; -1: error in *e.
-int open_map(struct toa_err *e) {
-  if (map_path.empty()) return 0;
+// 1: m->fd is open; 0: nothing pinned there; -1: error in *e.
+int open_map(struct toa_map *m, struct toa_err *e) {
+  if (m->path.empty()) return 0;
   union bpf_attr a;
   memset(&a, 0, sizeof(a));
-  a.pathname = ptr(map_path.c_str());
+  a.pathname = ptr(m->path.c_str());
   a.file_flags = BPF_F_RDONLY;
   int fd = (int)sys_bpf(BPF_OBJ_GET, &a);
   if (fd < 0) {
@@ -82,11 +83,12 @@ int open_map(struct toa_err *e) {
     return fail(e, "TOA_EMAP", "bpf(BPF_OBJ_GET_INFO_BY_FD)");
   }
   struct stat st;
-  if (stat(map_path.c_str(), &st) == 0) {
-    map_dev = st.st_dev;
-    map_ino = st.st_ino;
+  if (stat(m->path.c_str(), &st) == 0) {
+    m->dev = st.st_dev;
+    m->ino = st.st_ino;
   }
-  map_fd = fd;
+  m->checked_ns = now_ns();
+  m->fd = fd;
   return 1;
 }
 
@@ -111,15 +113,9 @@ int sockopt_record(int fd, uint8_t *out, int fam, struct toa_err *e) {
 
 }  // namespace
 
-void toa_set_map_path(const char *path) {
-  if (map_path == path) return;
-  toa_reset();
-  map_path = path;
-}
-
-void toa_reset(void) {
-  if (map_fd >= 0) close(map_fd);
-  map_fd = -1;
+void toa_map_reset(struct toa_map *m) {
+  if (m->fd >= 0) close(m->fd);
+  m->fd = -1;
 }
 
 int toa_socket_family(int fd, struct toa_err *e) {
@@ -132,21 +128,21 @@ int toa_socket_family(int fd, struct toa_err *e) {
   return domain == AF_INET ? 4 : domain == AF_INET6 ? 6 : 0;
 }
 
-int toa_lookup_record(int fd, uint8_t *out, int family, struct toa_err *e) {
+int toa_lookup_record(struct toa_map *m, int fd, uint8_t *out, int family, struct toa_err *e) {
   if (fd < 0) {
     errno = EBADF;
     return fail(e, "TOA_EBADF", "lookup");
   }
   // Second round only after the pin was replaced or removed.
   for (int round = 0; round < 2; round++) {
-    if (map_fd < 0) {
-      int r = open_map(e);
+    if (m->fd < 0) {
+      int r = open_map(m, e);
       if (r < 0) return -1;
       if (r == 0) return sockopt_record(fd, out, family, e);
     }
     union bpf_attr a;
     memset(&a, 0, sizeof(a));
-    a.map_fd = map_fd;
+    a.map_fd = m->fd;
     a.key = ptr(&fd);
     a.value = ptr(out);
     if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) == 0) {
@@ -158,8 +154,11 @@ int toa_lookup_record(int fd, uint8_t *out, int family, struct toa_err *e) {
       const char *code = fd_code(errno);
       return fail(e, code ? code : "TOA_ELOOKUP", "bpf(BPF_MAP_LOOKUP_ELEM)");
     }
-    if (pin_unchanged()) return 0;
-    toa_reset();
+    int64_t now = now_ns();
+    if (now - m->checked_ns < PIN_CHECK_NS) return 0;
+    m->checked_ns = now;
+    if (pin_unchanged(m)) return 0;
+    toa_map_reset(m);
   }
   return 0;
 }
