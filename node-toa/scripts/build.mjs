@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// `npm run build` of the toa package: the native prebuild (prebuildify, into
-// prebuilds/) and the TypeScript (dist/cjs, plus the ESM entry in dist/esm).
+// `npm run build` of node-toa: the native prebuilds (scripts/prebuilds.mjs,
+// into prebuilds/) and the TypeScript (dist/cjs, plus the ESM entry in dist/esm).
 // Each step runs only when its inputs are newer than its outputs, because
 // the repository's bootstrap runs this before every test run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildPrebuilds, prebuildPath, TARGETS } from './prebuilds.mjs';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
 const force = process.argv.includes('--force');
@@ -28,11 +29,7 @@ function stale(inputs, output) {
   return force || !existsSync(out) || statSync(out).mtimeMs < newest(inputs);
 }
 
-// node-gyp needs Node's headers and must not download them (builds run
-// offline): use the ones installed next to this node when npm did not say.
 const env = { ...process.env };
-const headers = join(dirname(dirname(process.execPath)), 'include/node/node_api.h');
-if (!env.npm_config_nodedir && existsSync(headers)) env.npm_config_nodedir = dirname(dirname(process.execPath));
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: pkg, stdio: 'inherit', env });
@@ -48,9 +45,13 @@ function bin(name, file) {
   return fileURLToPath(import.meta.resolve(`${name}/${file}`));
 }
 
-const prebuild = `prebuilds/${process.platform}-${process.arch}/toa.node`;
-if (stale(['binding.gyp', 'src/native'], prebuild)) {
-  run(process.execPath, [bin('prebuildify', 'bin.js'), '--napi', '--strip']);
+if (TARGETS.some((t) => stale(['src/native', 'scripts/prebuilds.mjs'], prebuildPath(t)))) {
+  try {
+    buildPrebuilds(pkg);
+  } catch (err) {
+    process.stderr.write(`node-toa build: prebuilds: ${err.message}\n`);
+    process.exit(1);
+  }
 }
 
 if (stale(['src', 'tsconfig.json', 'scripts/build.mjs'], 'dist/esm/index.mjs')) {

@@ -1,4 +1,5 @@
-/** Errors thrown by toa: an Error with a stable `code`, like Node's own. */
+/** Errors thrown by node-toa: an Error with a stable `code`, like Node's own. */
+import { getSystemErrorMap } from 'node:util';
 
 /** Codes a ToaError can carry. */
 export type ToaErrorCode =
@@ -15,6 +16,14 @@ export type ToaErrorCode =
   | 'TOA_ELOOKUP' // the map lookup failed for another reason
   | 'TOA_EBACKEND' // the requested backend cannot load
   | 'TOA_ESYSCALL'; // any other failing system call
+
+let errnoTexts: Map<number, [string, string]> | undefined;
+
+/** "connection reset by peer" for ECONNRESET's errno (libuv's words, as Node's own errors use). */
+function errnoText(errno: number): string | undefined {
+  errnoTexts ??= getSystemErrorMap();
+  return errnoTexts.get(-errno)?.[1];
+}
 
 /** An Error with a `code` (and, for failed system calls, `syscall` and `errno`). */
 export class ToaError extends Error {
@@ -57,6 +66,9 @@ export function fromSyscall(raw: unknown, what: string): ToaError {
   const hint = code === 'TOA_EPERM' && r?.errno === EACCES
     ? 'the pin file\'s permissions deny this user: see ls -l of the pin; run as its owner or change its mode'
     : hints[code];
-  const msg = `${what}: ${r?.message ?? String(raw)}${hint ? ` (${hint})` : ''}`;
+  // One wording for every backend: the call, then the C library's words for errno.
+  const text = r?.syscall && typeof r.errno === 'number' ? errnoText(r.errno) : undefined;
+  const detail = text ? `${r.syscall}: ${text}` : (r?.message ?? String(raw));
+  const msg = `${what}: ${detail}${hint ? ` (${hint})` : ''}`;
   return new ToaError(code, msg, { syscall: r?.syscall, errno: r?.errno, cause: raw });
 }

@@ -65,6 +65,7 @@ const PIN_CHECK_MS = 1000;
 
 /** Loads ffi-rs and libc. Throws if either is missing or the architecture is unknown. */
 export function loadFfi(): { backend: Backend; from: string } {
+  if (process.platform !== 'linux') throw new Error(`TOA records exist on Linux only, not on ${process.platform}`);
   const nr = SYS_BPF[process.arch];
   if (nr === undefined) throw new Error(`no bpf syscall number known for ${process.arch}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports

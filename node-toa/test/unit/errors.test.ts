@@ -128,7 +128,7 @@ describe.skipIf(noBpf)(`permission${noBpf ? ` (skipped: ${noBpf})` : ''}`, () =>
     try {
       chmodSync(map.pinDir, 0o755);
       const strict = asNobody(backend, map.pinDir, true);
-      expect(strict).toMatchObject({ code: 'TOA_EPERM', message: expect.stringMatching(/Permission denied \(the pin file's permissions deny this user/) });
+      expect(strict).toMatchObject({ code: 'TOA_EPERM', message: expect.stringMatching(/bpf\(BPF_OBJ_GET\): permission denied \(the pin file's permissions deny this user/) });
       expect(strict.message).not.toMatch(/CAP_BPF/);
       const lenient = asNobody(backend, map.pinDir, false);
       expect(lenient.peer).toMatchObject({ address: '127.0.0.1', via: 'socket' });

@@ -267,7 +267,7 @@ describe('edges', () => {
       } catch (e) {
         msg = (e as Error).message;
       }
-      expect(msg).toBe('node-toa: getpeername: Transport endpoint is not connected');
+      expect(msg).toBe('node-toa: getpeername: socket is not connected');
       s.destroy();
     } finally {
       await closeServer(server);
