@@ -7,7 +7,7 @@
  *   nothing pinned      no map, toa.ko not loaded (dev machines, toa.ko-less hosts)
  *   toa.ko              its getsockopt seam; needs the module, so measured only where it is loaded
  * "First" is what a new connection pays: the socket's cache is cleared, and
- * so is Node's cached address, before each call. Records need root (a real
+ * so is Node's cached address, before each call. Costs are CPU time per call. Records need root (a real
  * pinned map); without it only "nothing pinned" is measured.
  */
 import type { Socket } from 'node:net';
@@ -28,11 +28,16 @@ export interface FirstPeerRow {
   peer: number[];
 }
 
+/**
+ * CPU time per call (user + system), not wall time: on a machine shared with
+ * other work, wall time mostly measures waiting for a core.
+ */
 function nsPerOp(iterations: number, f: () => void): number {
   for (let i = 0; i < Math.min(5_000, iterations); i++) f(); // warm up
-  const t0 = process.hrtime.bigint();
+  const t0 = process.cpuUsage();
   for (let i = 0; i < iterations; i++) f();
-  return Number(process.hrtime.bigint() - t0) / iterations;
+  const t = process.cpuUsage(t0);
+  return ((t.user + t.system) * 1000) / iterations;
 }
 
 const rec = makeRecord({ family: 4, dialect: 1, address: [198, 51, 100, 10], port: 40000, peerFamily: 4, peerAddress: [192, 0, 2, 1], peerPort: 61000, flags: 2 });

@@ -53,6 +53,10 @@ if (TARGETS.some((t) => stale(['src/native', 'scripts/prebuilds.mjs'], prebuildP
     process.exit(1);
   }
 }
+// node-gyp-build prefers a local build/ to prebuilds/; the workspace's
+// install script makes one when npm installs before the prebuilds exist.
+// Here the addon that ships is the one to load, in tests and benchmarks too.
+rmSync(join(pkg, 'build'), { recursive: true, force: true });
 
 if (stale(['src', 'tsconfig.json', 'scripts/build.mjs'], 'dist/esm/index.mjs')) {
   rmSync(join(pkg, 'dist'), { recursive: true, force: true });
