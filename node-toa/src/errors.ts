@@ -10,7 +10,7 @@ export type ToaErrorCode =
   | 'TOA_ENOTSOCK' // the fd is not a socket
   | 'TOA_ENOTINET' // the socket is not an IPv4/IPv6 socket
   | 'TOA_ENOMAP' // strict mode: no records map pinned and toa.ko not loaded
-  | 'TOA_EPERM' // reading the pinned map needs CAP_BPF (or root)
+  | 'TOA_EPERM' // this process may not read the pinned map (the pin's file mode, or no CAP_BPF)
   | 'TOA_EMAP' // what is pinned there is not a TOA records map
   | 'TOA_ERECORD' // a record this version cannot read
   | 'TOA_ELOOKUP' // the map lookup failed for another reason

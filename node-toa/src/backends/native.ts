@@ -1,4 +1,4 @@
-/** The native addon (node-addon-api): raw bpf(2) and getsockopt, ~1 µs a lookup; one map fd per reader. */
+/** The native addon (C, Node-API): raw bpf(2) and getsockopt, ~1 µs a lookup; one map fd per reader. */
 import type { SocketAddress } from '../types.js';
 import { packageRoot, type Backend, type MapReader } from './backend.js';
 
