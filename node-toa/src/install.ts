@@ -60,8 +60,10 @@ export function install(reader: Reader, server: InstallableServer): void {
     try {
       applySafely(reader, socket, 'install()');
     } catch (err) {
-      // Strict mode: a listener must not throw into the server; the socket cannot be trusted.
-      socket.destroy(err as Error);
+      // Strict mode: nobody to throw to, and an unknown peer must not be served. Close
+      // it (no 'error' event: a net server may have no handler for one) and say why once.
+      reader.warnOnce((err as { code?: string }).code ?? 'TOA_ESYSCALL', `node-toa: install(): ${(err as Error).message}; strict mode closes such connections`);
+      socket.destroy();
     }
   };
   // First in line, so the socket is set before the server's own listeners run.

@@ -245,6 +245,26 @@ describe('edges', () => {
     expect(err).toMatchObject({ code: 'TOA_EINVAL' });
   });
 
+  test('install() in strict mode: a connection whose client cannot be known is closed, with one warning, never a crash', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const strict = create({ backend: 'native', pinDir: none(), strict: true });
+    let served = 0;
+    const server = strict.install(net.createServer(() => served++));
+    const port = await listen(server, '127.0.0.1');
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = net.connect(port, '127.0.0.1');
+        c.on('error', () => {});
+        await new Promise((resolve) => c.once('close', resolve));
+      }
+      expect(served).toBe(2); // the server's own listener still runs, on a closed socket
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/no TOA records map is pinned.*strict mode closes such connections/), expect.objectContaining({ code: 'TOA_ENOMAP' }));
+    } finally {
+      await closeServer(server);
+    }
+  });
+
   test('create({ strict }) takes true or false only', () => {
     expect(() => create({ strict: 'yes' as never })).toThrow(expect.objectContaining({ code: 'TOA_EINVAL', message: expect.stringMatching(/strict must be true or false, got "yes"/) }));
   });
