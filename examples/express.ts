@@ -1,6 +1,6 @@
 // Express behind an LVS FullNAT load balancer: req.ip is the real client.
 import express from 'express';
-import toa from 'toa';
+import toa from 'node-toa';
 
 const app = express();
 app.use(toa.express());

@@ -1,6 +1,6 @@
 // Fastify: request.ip (and the request log) show the real client; request.toa has the details.
 import Fastify from 'fastify';
-import toa from 'toa';
+import toa from 'node-toa';
 
 const app = Fastify();
 await app.register(toa.fastify);
@@ -8,9 +8,3 @@ app.get('/', async (request) => ({ ip: request.ip, peer: request.toa }));
 
 await app.listen({ port: Number(process.env.PORT ?? 8080), host: process.env.HOST ?? '::' });
 console.log(`listening ${JSON.stringify(app.server.address())}`);
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    toa: import('toa').Peer | null;
-  }
-}

@@ -2,7 +2,7 @@
 // TLS_KEY and TLS_CERT name PEM files.
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import toa from 'toa';
+import toa from 'node-toa';
 
 const tls = { key: readFileSync(process.env.TLS_KEY ?? 'key.pem'), cert: readFileSync(process.env.TLS_CERT ?? 'cert.pem') };
 const server = toa.install(

@@ -1,6 +1,6 @@
 // Koa: ctx.ip is the real client; ctx.state.toa has the details.
 import Koa from 'koa';
-import toa from 'toa';
+import toa from 'node-toa';
 
 const app = new Koa();
 app.use(toa.koa());

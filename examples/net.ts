@@ -1,6 +1,6 @@
 // A plain TCP server: after install(), socket.remoteAddress is the real client.
 import net from 'node:net';
-import toa from 'toa';
+import toa from 'node-toa';
 
 const server = toa.install(
   net.createServer((socket) => {

@@ -27,6 +27,8 @@ enum toa_counter {
 	TOA_C_ERR_AFTER_EOL,
 	TOA_C_ERR_MULTIPLE,
 	TOA_C_ERR_VERSION,
+	TOA_C_ERR_PORT,
+	TOA_C_ERR_ADDRESS,	/* ... up to the last enum toa_status */
 	TOA_C_BAD_HEADER,	/* TCP header not where expected: skipped */
 	TOA_C_NOMEM,		/* no memory for a record */
 	TOA_C_FULL,		/* max_records reached */
@@ -40,6 +42,10 @@ enum toa_counter {
 	TOA_C_SOCKOPT_NONE,	/* ... ENOENT */
 	TOA_C_MAX
 };
+
+/* count_status() maps every enum toa_status from TOA_ERR_LENGTH on to one of the err counters. */
+_Static_assert(TOA_C_BAD_HEADER - TOA_C_ERR_LENGTH == TOA_STATUS_MAX - TOA_ERR_LENGTH,
+	       "one err counter per malformed enum toa_status");
 
 DECLARE_PER_CPU(u64 [TOA_C_MAX], toa_counters);
 

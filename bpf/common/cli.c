@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* What both roles of toa-bpf share: options, parsing addresses, the pin directory, status output, libbpf's log. */
 #include <errno.h>
+#include <grp.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,6 +20,8 @@
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
 #include "cli.h"
+#include "hostns.h"
+#include "config.h"
 
 static const char *const dialect_names[TOA_D_MAX] = {
 	[TOA_D_NONE]	= "none",
@@ -36,6 +39,8 @@ int toa_usage_error(const struct toa_role *r, const char *fmt, ...)
 	va_list ap;
 
 	fprintf(stderr, "%s: ", r->prog);
+	if (toa_config_where())
+		fprintf(stderr, "%s: ", toa_config_where());
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -43,10 +48,94 @@ int toa_usage_error(const struct toa_role *r, const char *fmt, ...)
 	return 2;
 }
 
+static struct toa_opts *config_opts;
+static int (*config_role_opt)(int opt, char *arg);
+
+/* A configuration file's value, handled as the same option on the command line. */
+static int config_set(int opt, char *arg)
+{
+	if (opt == 'p') {
+		config_opts->pin_dir = arg;
+		return 0;
+	}
+	return config_role_opt(opt, arg);
+}
+
+/*
+ * Takes `--NAME VALUE` or `--NAME=VALUE` (or `-SHORT VALUE`) out of argv,
+ * for the options every role has that its own option table does not list.
+ * *value is NULL when absent; returns 0, or 2 after a usage error.
+ */
+static int take_option(const struct toa_role *r, int *argc, char **argv, const char *name, const char *shortname,
+		       const char **value)
+{
+	size_t len = strlen(name);
+	int i, n, j;
+
+	*value = NULL;
+	for (i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, len) && argv[i][2 + len] == '=') {
+			n = 1;
+			*value = argv[i] + 3 + len;
+		} else if ((!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, name)) ||
+			   (shortname && !strcmp(argv[i], shortname))) {
+			if (i + 1 >= *argc)
+				return toa_usage_error(r, "option '%s' needs a value", argv[i]);
+			n = 2;
+			*value = argv[i + 1];
+		} else {
+			continue;
+		}
+		for (j = i; j + n <= *argc; j++)
+			argv[j] = argv[j + n];
+		*argc -= n;
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * --config FILE is applied first, so options on the command line add to it
+ * or override it; --format text|json|prometheus belongs to status.
+ */
+static int take_shared(const struct toa_role *r, int *argc, char **argv, const struct option *longopts,
+		       struct toa_opts *o, int (*role_opt)(int opt, char *arg))
+{
+	const char *file, *format;
+	int err;
+
+	err = take_option(r, argc, argv, "format", NULL, &format);
+	if (!err)
+		err = take_option(r, argc, argv, "config", "-C", &file);
+	if (err)
+		return err;
+	if (format) {
+		if (strcmp(argv[0], "status"))
+			return toa_usage_error(r, "--format belongs to status");
+		if (!strcmp(format, "json"))
+			o->json = true;
+		else if (!strcmp(format, "prometheus"))
+			o->prometheus = true;
+		else if (strcmp(format, "text"))
+			return toa_usage_error(r, "unknown --format '%s' (text, json, prometheus)", format);
+	}
+	if (!file)
+		return 0;
+	config_opts = o;
+	config_role_opt = role_opt;
+	return toa_config_read(r, file, longopts, !strcmp(argv[0], "attach"), config_set);
+}
+
 int toa_parse_opts(const struct toa_role *r, int argc, char **argv, const char *shortopts,
 		   const struct option *longopts, struct toa_opts *o, int (*role_opt)(int opt, char *arg))
 {
 	int opt, err;
+
+	err = take_shared(r, &argc, argv, longopts, o, role_opt);
+	if (err)
+		return err;
 
 	/* Both roles parse from a fresh state, and report errors themselves (the leading ':'). */
 	optind = 1;
@@ -309,12 +398,17 @@ int toa_prepare_pin_dir(const struct toa_global *g, bool create)
 				"(mount one: mount -t bpf bpf %s)\n", g->pin_dir, under_std ? std : anc);
 			return -ENOTSUP;
 		}
+		/* A bpffs mounted outside the host's mount namespace dies with it: refuse, never a silent no-op. */
+		if (toa_refuse_private_bpffs(g->pin_dir, std))
+			return -EPERM;
 		if (mount("bpf", std, "bpf", 0, "mode=0700")) {
 			err = -errno;
 			fprintf(stderr, "toa-bpf: bpffs is not mounted at %s and mounting it failed: %s\n",
 				std, strerror(errno));
 			return err;
 		}
+	} else if (!toa_bpffs_is_hosts(anc)) {
+		return -EPERM;
 	}
 	if (!create)
 		return 0;
@@ -391,11 +485,11 @@ int toa_sum_percpu(const struct toa_role *r, int fd, __u32 n, __u64 *vals, int n
 	return 0;
 }
 
-static bool libbpf_verbose;
+static bool libbpf_verbose, libbpf_muted;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level != LIBBPF_WARN && !libbpf_verbose)
+	if ((level != LIBBPF_WARN || libbpf_muted) && !libbpf_verbose)
 		return 0;
 	/* The verifier's log can run to thousands of lines: only with -v. */
 	if (!libbpf_verbose && strstr(fmt, "PROG LOAD LOG"))
@@ -409,9 +503,69 @@ void toa_setup_libbpf_log(bool verbose)
 	libbpf_set_print(libbpf_print);
 }
 
+void toa_libbpf_mute(bool mute)
+{
+	libbpf_muted = mute;
+}
+
+__u32 toa_map_count(int fd, __u32 max)
+{
+	__u8 key[64], next[64];
+	__u32 n = 0;
+
+	while (n < max && !bpf_map_get_next_key(fd, n ? key : NULL, next)) {
+		memcpy(key, next, sizeof(key));
+		n++;
+	}
+	return n;
+}
+
 int toa_repin(int fd, const char *path)
 {
 	if (unlink(path) && errno != ENOENT)
 		return -errno;
 	return bpf_obj_pin(fd, path) ? -errno : 0;
+}
+
+bool toa_reuse_pinned(struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info mi = {};
+	__u32 len = sizeof(mi);
+	bool same;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return false;
+	same = !bpf_obj_get_info_by_fd(fd, &mi, &len) && mi.type == bpf_map__type(map) &&
+	       mi.key_size == bpf_map__key_size(map) && mi.value_size == bpf_map__value_size(map) &&
+	       mi.max_entries == bpf_map__max_entries(map) && mi.map_flags == bpf_map__map_flags(map) &&
+	       !bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return same;
+}
+
+long toa_group_id(const char *name)
+{
+	struct group *gr;
+	char *end;
+	long gid = -1;
+	FILE *f;
+
+	if (!*name)
+		return -1;
+	errno = 0;
+	gid = strtol(name, &end, 10);
+	if (!*end && !errno && gid >= 0 && gid < (long)UINT32_MAX)
+		return gid;
+	gid = -1;
+	f = fopen("/etc/group", "re");
+	if (!f)
+		return -1;
+	while ((gr = fgetgrent(f)))
+		if (!strcmp(gr->gr_name, name)) {
+			gid = gr->gr_gid;
+			break;
+		}
+	fclose(f);
+	return gid;
 }

@@ -9,6 +9,7 @@
 #include <linux/types.h>
 
 struct option;
+struct bpf_map;
 
 struct toa_endpoint {
 	__u8	family;		/* TOA_FAMILY_V4 / TOA_FAMILY_V6 */
@@ -39,14 +40,16 @@ struct toa_role {
 struct toa_opts {
 	const char *pin_dir;	/* --pin-dir, NULL when absent (see toa_global_init) */
 	bool verbose;		/* -v */
-	bool json;		/* --json */
+	bool json;		/* --json, --format json */
+	bool prometheus;	/* --format prometheus (prom.h) */
 };
 
 /* A usage error: "PROG: why", a hint to --help, and the exit code 2 to return. */
 int toa_usage_error(const struct toa_role *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /*
- * Runs getopt over a command's arguments (argv[0] is the command). The
+ * Runs getopt over a command's arguments (argv[0] is the command), after
+ * the file of --config FILE (config.h) if one is given. The
  * options every role has (-p -j -v -h) land in o; the role's own go to
  * role_opt, which returns 0 or a usage error's exit code. --help prints
  * the role's usage and exits 0. Returns 0, or 2 after a usage error.
@@ -82,8 +85,18 @@ int toa_sub_path(const struct toa_global *g, const char *sub, const char *name, 
  */
 int toa_open_pinned(const struct toa_role *r, const struct toa_global *g, const char *sub, const char *name);
 
+/* Keys in a map whose keys are at most 64 bytes, up to max. */
+__u32 toa_map_count(int fd, __u32 max);
 /* Pins fd's object at path, replacing whatever was pinned there. 0 or -errno. */
 int toa_repin(int fd, const char *path);
+/*
+ * The one way both roles keep state across a re-attach. Before load: map
+ * takes over the map pinned at path when that one has its type, sizes,
+ * entries and flags (true); otherwise (none pinned, or an upgrade changed its
+ * shape) the load creates a new one, which the caller pins over the old with
+ * toa_repin() after loading, so attach never fails on an old pin.
+ */
+bool toa_reuse_pinned(struct bpf_map *map, const char *path);
 /* A JSON string on stdout: quotes, backslashes and control bytes escaped. */
 void toa_json_str(const char *s);
 /*
@@ -93,6 +106,13 @@ void toa_json_str(const char *s);
 int toa_sum_percpu(const struct toa_role *r, int fd, __u32 n, __u64 *vals, int ncpu, __u64 *sums);
 
 /* Routes libbpf's messages: warnings always, debug only with -v. */
+/*
+ * A group's GID from a name in /etc/group or a number, or -1. Read from the
+ * file, not through NSS: the binary is static, and NSS modules are not.
+ */
+long toa_group_id(const char *name);
 void toa_setup_libbpf_log(bool verbose);
+/* Silences libbpf's warnings (not -v) around calls whose failure is expected and handled. */
+void toa_libbpf_mute(bool mute);
 
 #endif /* TOA_CLI_H */

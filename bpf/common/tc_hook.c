@@ -100,6 +100,8 @@ static int clsact_detach(int ifindex, bool destroy)
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HOOK_HANDLE, .priority = TC_HOOK_PRIO);
 	int err, ret = 0, d;
 
+	/* No filter or no clsact qdisc here (a tcx attachment) is the normal case: no libbpf warning for it. */
+	toa_libbpf_mute(true);
 	for (d = 0; d < 2; d++) {
 		hook.attach_point = d ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 		err = bpf_tc_detach(&hook, &opts);
@@ -112,6 +114,7 @@ static int clsact_detach(int ifindex, bool destroy)
 		if (err && err != -ENOENT && err != -EINVAL)
 			ret = err;
 	}
+	toa_libbpf_mute(false);
 	return ret;
 }
 

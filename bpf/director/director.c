@@ -19,6 +19,7 @@
 #include "toa/toa_wire.h"
 #include "cli.h"
 #include "tc_hook.h"
+#include "prom.h"
 #include "director.h"
 #include "director.skel.h"
 
@@ -27,7 +28,7 @@
 static const char usage[] =
 "Usage: toa-bpf director attach --dev IFACE --vip ADDR:PORT [--vip ...] [OPTIONS]\n"
 "       toa-bpf director detach [--dev IFACE] [--pin-dir DIR]\n"
-"       toa-bpf director status [--json] [--pin-dir DIR]\n"
+"       toa-bpf director status [--json | --format text|json|prometheus] [--pin-dir DIR]\n"
 "\n"
 "Writes TOA (the client's address and port) into client segments to the VIPs\n"
 "of an LVS FullNAT director: a tc program at ingress and egress of the\n"
@@ -49,6 +50,8 @@ static const char usage[] =
 "                         Timeout option)\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa); the writer's is DIR/director\n"
+"  -C, --config FILE      read options from FILE, `key = value` lines (keys: the long\n"
+"                         options); detach and status take only its pin-dir\n"
 "  -j, --json             status: machine-readable output (shape in director.h)\n"
 "  -v, --verbose          show libbpf's log (the verifier's, on a load failure)\n"
 "  -h, --help             this text\n"
@@ -260,24 +263,6 @@ static void explain_load_failure(int err)
 		"global functions (5.6) and __sk_buff.gso_size (5.7); run with -v for the verifier's log\n");
 }
 
-/* A pinned map of this object's shape that attach can keep (flow state, counters), or -1. */
-static int reusable_map(const char *path, struct bpf_map *want)
-{
-	struct bpf_map_info mi = {};
-	__u32 len = sizeof(mi);
-	int fd = bpf_obj_get(path);
-
-	if (fd < 0)
-		return -1;
-	if (bpf_obj_get_info_by_fd(fd, &mi, &len) || mi.type != bpf_map__type(want) ||
-	    mi.key_size != bpf_map__key_size(want) || mi.value_size != bpf_map__value_size(want) ||
-	    mi.max_entries != bpf_map__max_entries(want)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 #define NPINS		((int)(sizeof(pin_names) / sizeof(pin_names[0])))
 #define NEW_SUFFIX	"_new"	/* bpffs refuses dots in names */
 
@@ -333,7 +318,7 @@ static int cmd_attach(const struct toa_global *g)
 	struct director_bpf *obj = NULL;
 	char path[PATH_MAX], dir[PATH_MAX];
 	bool had_old, created = false, attached = false, hooked = false;
-	int ifindex, err, i, fd, hook = TC_HOOK_AUTO, old_progs[2] = { -1, -1 };
+	int ifindex, err, i, hook = TC_HOOK_AUTO, old_progs[2] = { -1, -1 };
 	__u32 key = 0;
 	__u8 one = DIRECTOR_VIP_PORT;
 
@@ -385,15 +370,9 @@ static int cmd_attach(const struct toa_global *g)
 		struct bpf_map *keep[] = { obj->maps.flows, obj->maps.toa_counters };
 		const char *keep_pins[] = { "flows", "counters" };
 
-		for (i = 0; i < 2; i++) {
-			if (pin_path(g, keep_pins[i], path, sizeof(path)))
-				continue;
-			fd = reusable_map(path, keep[i]);
-			if (fd >= 0) {
-				bpf_map__reuse_fd(keep[i], fd);
-				close(fd);
-			}
-		}
+		for (i = 0; i < 2; i++)
+			if (!pin_path(g, keep_pins[i], path, sizeof(path)))
+				toa_reuse_pinned(keep[i], path);
 	}
 	err = director_bpf__load(obj);
 	if (err) {
@@ -598,7 +577,9 @@ static int cmd_status(const struct toa_global *g)
 		return 1;
 	err = read_info(g, &info);
 	if (err == -ENOENT) {
-		if (env.opts.json) {
+		if (env.opts.prometheus)
+			toa_prom_director(&(struct toa_prom_status){ .role = "director" }, NULL);
+		else if (env.opts.json) {
 			printf("{\"attached\": false, \"pin_dir\": ");
 			toa_json_str(g->pin_dir);
 			printf("}\n");
@@ -638,6 +619,15 @@ static int cmd_status(const struct toa_global *g)
 		in_eg = ok && tc_hook_present(info.ifindex, info.hook, dir, 1);
 	}
 
+	if (env.opts.prometheus) {
+		struct toa_prom_status ps = { "director", true, counter_names, sums, DC_MAX };
+		struct toa_prom_director pd = { info.dev, tc_hook_name(info.hook), in_ing, in_eg,
+						toa_map_count(vfd, DIRECTOR_VIPS_MAX), used, info.flows_max };
+
+		toa_prom_director(&ps, &pd);
+		ret = 0;
+		goto cleanup;
+	}
 	if (env.opts.json) {
 		printf("{\"attached\": true, \"pin_dir\": ");
 		toa_json_str(g->pin_dir);

@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#define TOA_BPF_PARSER		/* the parser's map and step function (toa_wire.h) */
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
 #include "realserver.h"
@@ -32,14 +33,6 @@ struct {
 	__type(key, int);
 	__type(value, struct toa_record);
 } records SEC(".maps");
-
-/* Only while still looking after the handshake; deleted when done. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct rs_pending);
-} pending SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -187,69 +180,71 @@ static __always_inline int take_toa(struct bpf_sock_ops *skops)
 	int st = parse_segment(skops, &a);
 
 	toa_count(RS_C_SEGMENTS);
-	toa_count(RS_C_STATUS + (st & 7));
+	if (st >= 0 && st < TOA_STATUS_MAX)
+		toa_count(RS_C_STATUS + st);
 	if (st == TOA_OK)
 		save_record(skops, &a);
 	return st;
 }
 
-static __always_inline void stop_looking(struct bpf_sock_ops *skops)
+/*
+ * Whether the handshake segment of an untrusted connection carries a TOA
+ * option, only to count it: the usual Linux ACK (no options, or NOP NOP
+ * timestamps) is answered without a parse.
+ */
+static __always_inline int untrusted_toa(struct bpf_sock_ops *skops)
 {
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
-				  ~BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
-	if (skops->sk)
-		bpf_sk_storage_delete(&pending, skops->sk);
+	void *data = (void *)(long)skops->skb_data;
+	void *end = (void *)(long)skops->skb_data_end;
+	struct toa_addr a;
+	struct tcphdr *th = data;
+	__u32 *w = (__u32 *)(th + 1);
+
+	if ((void *)(th + 1) > end || th->doff <= 5)
+		return 0;
+	if (th->doff == 8 && (void *)(w + 1) <= end && *w == bpf_htonl(0x0101080a))
+		return 0;
+	return parse_segment(skops, &a) != TOA_ABSENT;
 }
 
 /* The segment completing the handshake (normal, lost-ACK and SYN-cookie paths alike). */
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
-	struct toa_addr a = {};
-	struct rs_pending *p;
-
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
 	if (!trusted(skops)) {
 		toa_count(RS_C_UNTRUSTED);
-		if (parse_segment(skops, &a) != TOA_ABSENT)
+		if (untrusted_toa(skops))
 			toa_count(RS_C_UNTRUSTED_TOA);
 		return;
 	}
 	if (take_toa(skops) == TOA_OK)
 		return;
-	/* Not here: look at the next few segments, then stop. */
-	if (!skops->sk)
-		return;
-	p = bpf_sk_storage_get(&pending, skops->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!p) {
-		toa_count(RS_C_STORAGE_FAIL);
-		return;
-	}
-	p->segments = 0;
+	/*
+	 * Not here: look at later segments that carry an option Linux does not
+	 * know (TOA kinds are such options), until one gives a record. Segments
+	 * without one cost nothing: the kernel does not call us for them.
+	 */
+	toa_count(RS_C_TRUSTED_NO_TOA);
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
-				  BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
+				  BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG);
 }
 
-/* A later segment of a connection still without a record. */
+/* A later segment with an option unknown to Linux, of a connection still without a record. */
 static __always_inline void on_segment(struct bpf_sock_ops *skops)
 {
-	struct rs_pending *p;
-
-	if (!skops->sk)
+	/*
+	 * Another sockops program in the cgroup may have asked for this
+	 * callback, on any connection: take TOA only where on_established()
+	 * would have, and never replace a record.
+	 */
+	if (!skops->sk || bpf_sk_storage_get(&records, skops->sk, NULL, 0) || !trusted(skops))
 		return;
-	/* Not ours: another sockops program in the cgroup asked for this callback. */
-	p = bpf_sk_storage_get(&pending, skops->sk, NULL, 0);
-	if (!p)
+	if (take_toa(skops) != TOA_OK)
 		return;
-	if (take_toa(skops) == TOA_OK) {
-		toa_count(RS_C_LATE);
-		stop_looking(skops);
-		return;
-	}
-	if (++p->segments >= RS_LATE_SEGMENTS) {
-		toa_count(RS_C_GAVE_UP);
-		stop_looking(skops);
-	}
+	toa_count(RS_C_LATE);
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+				  ~BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG);
 }
 
 SEC("sockops")
@@ -261,6 +256,11 @@ int toa_sockops(struct bpf_sock_ops *skops)
 		break;
 	case BPF_SOCK_OPS_PARSE_HDR_OPT_CB:
 		on_segment(skops);
+		break;
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		/* An accepted socket connecting elsewhere (after connect(AF_UNSPEC)): its client is gone. */
+		if (skops->sk)
+			bpf_sk_storage_delete(&records, skops->sk);
 		break;
 	}
 	return 1;
@@ -288,6 +288,29 @@ static __always_inline struct toa_record *record_of(struct bpf_sock_addr *ctx)
 	return rec;
 }
 
+/*
+ * Whether the kernel's peer (ctx, before any rewrite) is still the one the
+ * record replaced: the LIP and port. A socket that disconnected and connected
+ * elsewhere keeps its storage; it must not keep its old client.
+ */
+static __always_inline int same_peer4(struct bpf_sock_addr *ctx, struct toa_record *rec)
+{
+	__u32 a;
+
+	__builtin_memcpy(&a, rec->peer_addr, 4);
+	return rec->peer_family == TOA_FAMILY_V4 && ctx->user_ip4 == a &&
+	       (__u16)ctx->user_port == rec->peer_port;
+}
+
+static __always_inline int same_peer6(struct bpf_sock_addr *ctx, struct toa_record *rec)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, rec->peer_addr, 16);
+	return rec->peer_family == TOA_FAMILY_V6 && ctx->user_ip6[0] == w[0] && ctx->user_ip6[1] == w[1] &&
+	       ctx->user_ip6[2] == w[2] && ctx->user_ip6[3] == w[3] && (__u16)ctx->user_port == rec->peer_port;
+}
+
 SEC("cgroup/getpeername4")
 int toa_getpeername4(struct bpf_sock_addr *ctx)
 {
@@ -296,6 +319,10 @@ int toa_getpeername4(struct bpf_sock_addr *ctx)
 
 	if (!rec)
 		return 1;
+	if (!same_peer4(ctx, rec)) {
+		toa_count(RS_C_STALE);
+		return 1;
+	}
 	if (rec->family != TOA_FAMILY_V4) {
 		/* sockaddr_in cannot hold an IPv6 client: keep the LIP, the record has the rest. */
 		mark(rec, TOA_REC_NAT64, RS_C_NAT64);
@@ -317,6 +344,10 @@ int toa_getpeername6(struct bpf_sock_addr *ctx)
 
 	if (!rec)
 		return 1;
+	if (!same_peer6(ctx, rec)) {
+		toa_count(RS_C_STALE);
+		return 1;
+	}
 	if (rec->family == TOA_FAMILY_V4) {
 		/* IPv4 client on a dual-stack socket: ::ffff:a.b.c.d, as the kernel writes it. */
 		w[0] = 0;

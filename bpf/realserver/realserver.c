@@ -10,7 +10,7 @@
  *   realserver/link_getpeername4   after this loader exits
  *   realserver/link_getpeername6
  *   realserver/records_live      iterator: reading it yields one byte per live record
- *   realserver/{pending,trust4,trust6,counters,config}
+ *   realserver/{trust4,trust6,counters,config}
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -31,6 +34,7 @@
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
 #include "cli.h"
+#include "prom.h"
 #include "realserver.h"
 #include "realserver.skel.h"
 
@@ -41,7 +45,7 @@
 static const char usage[] =
 "Usage: toa-bpf realserver attach [--cgroup PATH] (--trust CIDR... | --trust-any) [OPTIONS]\n"
 "       toa-bpf realserver detach [--pin-dir DIR]\n"
-"       toa-bpf realserver status [--json] [--pin-dir DIR]\n"
+"       toa-bpf realserver status [--json | --format text|json|prometheus] [--pin-dir DIR]\n"
 "\n"
 "Makes getpeername() (and so accept(), Node's socket.remoteAddress, nginx's\n"
 "$remote_addr) return the client carried in TOA for every TCP server in a\n"
@@ -57,8 +61,16 @@ static const char usage[] =
 "  -a, --accept DIALECT   dialects to accept, repeatable or comma-separated:\n"
 "                         v4 v6 v6-ali (default), v4-253 v4-200 cdn cdn6;\n"
 "                         none: read no TOA (counters only)\n"
+"  -g, --records-group GROUP\n"
+"                         let GROUP read the records (the toa npm package in an\n"
+"                         app that does not run as root): the pin directory and\n"
+"                         the records map become group-readable; without it,\n"
+"                         root only. Needs Linux 5.19+ for apps without CAP_BPF\n"
+"                         unless kernel.unprivileged_bpf_disabled is 0\n"
 "  -p, --pin-dir DIR      bpffs directory for pinned state (default $TOA_PIN_DIR,\n"
 "                         else /sys/fs/bpf/toa)\n"
+"  -C, --config FILE      read options from FILE, `key = value` lines (keys: the long\n"
+"                         options); detach and status take only its pin-dir\n"
 "  -j, --json             status: machine-readable output\n"
 "  -v, --verbose          show libbpf's log (the verifier's, on a load failure)\n"
 "  -h, --help             this text\n"
@@ -79,6 +91,8 @@ static struct env {
 	bool trust_any;
 	__u32 accept;
 	bool accept_none;
+	const char *records_group;	/* --records-group */
+	gid_t records_gid;
 	struct toa_opts opts;	/* --pin-dir, --json, --verbose */
 } env;
 
@@ -87,6 +101,7 @@ static const struct option long_opts[] = {
 	{ "trust",	required_argument,	NULL, 't' },
 	{ "trust-any",	no_argument,		NULL, 'T' },
 	{ "accept",	required_argument,	NULL, 'a' },
+	{ "records-group", required_argument,	NULL, 'g' },
 	{ "pin-dir",	required_argument,	NULL, 'p' },
 	{ "json",	no_argument,		NULL, 'j' },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -105,23 +120,28 @@ static const char *const counter_names[RS_C_MAX] = {
 	[RS_C_STATUS + TOA_ERR_AFTER_EOL]	= "malformed_after_eol",
 	[RS_C_STATUS + TOA_ERR_MULTIPLE]	= "malformed_multiple",
 	[RS_C_STATUS + TOA_ERR_VERSION]		= "malformed_version",
+	[RS_C_STATUS + TOA_ERR_PORT]		= "malformed_port",
+	[RS_C_STATUS + TOA_ERR_ADDRESS]		= "impossible_address",
 	[RS_C_UNTRUSTED]			= "untrusted",
 	[RS_C_UNTRUSTED_TOA]			= "untrusted_toa",
 	[RS_C_LATE]				= "late",
-	[RS_C_GAVE_UP]				= "gave_up",
+	[RS_C_TRUSTED_NO_TOA]			= "trusted_no_toa",
 	[RS_C_REWRITTEN4]			= "rewritten4",
 	[RS_C_REWRITTEN6]			= "rewritten6",
 	[RS_C_NAT64]				= "nat64",
 	[RS_C_STORAGE_FAIL]			= "storage_fail",
 	[RS_C_NO_PARSER]			= "no_parser",
+	[RS_C_STALE]				= "stale",
 };
 
 /* The three attached programs: pinned link name and what each does. */
 enum { L_SOCKOPS, L_GETPEERNAME4, L_GETPEERNAME6, L_MAX };
 static const char *const link_names[L_MAX] = { "link_sockops", "link_getpeername4", "link_getpeername6" };
 /* Pinned names of the maps under the role's folder, and the maps' names in the object. */
-static const char *const map_names[] = { "pending", "trust4", "trust6", "counters", "config" };
-static const char *const map_obj_names[] = { "pending", "trust4", "trust6", "toa_counters", "config" };
+static const char *const map_names[] = { "trust4", "trust6", "counters", "config" };
+static const char *const map_obj_names[] = { "trust4", "trust6", "toa_counters", "config" };
+/* Pins of earlier versions, removed by detach. */
+static const char *const old_pins[] = { "pending" };
 #define ITER_PIN	"records_live"
 
 static void print_usage(FILE *f)
@@ -172,19 +192,28 @@ static int parse_opt(int opt, char *arg)
 		break;
 	case 'a':
 		return add_accept(arg);
+	case 'g': {
+		long gid = toa_group_id(arg);
+
+		if (gid < 0)
+			return usage_error("--records-group: no group '%s' in /etc/group (a numeric GID works too)", arg);
+		env.records_group = arg;
+		env.records_gid = (gid_t)gid;
+		break;
+	}
 	}
 	return 0;
 }
 
 static int parse_args(int argc, char **argv, const char *cmd)
 {
-	int err = toa_parse_opts(&role, argc, argv, ":c:t:Ta:p:jvh", long_opts, &env.opts, parse_opt);
+	int err = toa_parse_opts(&role, argc, argv, ":c:t:Ta:g:p:jvh", long_opts, &env.opts, parse_opt);
 
 	if (err)
 		return err;
 	if (strcmp(cmd, "attach")) {
-		if (env.ntrust || env.trust_any || env.accept || env.accept_none)
-			return usage_error("--trust, --trust-any and --accept belong to attach");
+		if (env.ntrust || env.trust_any || env.accept || env.accept_none || env.records_group)
+			return usage_error("--trust, --trust-any, --accept and --records-group belong to attach");
 	} else {
 		if (!env.ntrust && !env.trust_any)
 			return usage_error("attach needs a trust decision: --trust CIDR (the director's "
@@ -419,6 +448,138 @@ static int sync_trust(int fd4, int fd6)
 	return 0;
 }
 
+/* Whether addr (family, 4 or 16 bytes) is in the prefix c. */
+static bool cidr_has(const struct toa_cidr *c, __u8 family, const __u8 *addr)
+{
+	unsigned int full = c->prefix / 8, rest = c->prefix % 8;
+
+	if (c->family != family || memcmp(c->addr, addr, full))
+		return false;
+	return !rest || !((c->addr[full] ^ addr[full]) & (0xff00 >> rest));
+}
+
+/*
+ * Trust is judged on the source the real server sees, after its own NAT: a
+ * trusted prefix holding one of this host's addresses trusts the host itself
+ * and whatever it masquerades or SNATs (containers, kube-proxy), so outsiders
+ * could choose their address. Says so for each such prefix; attach goes on.
+ */
+static void warn_own_addresses(void)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	struct ifaddrs *ifs, *i;
+	int t;
+
+	if (env.trust_any || getifaddrs(&ifs))
+		return;
+	for (t = 0; t < env.ntrust; t++) {
+		for (i = ifs; i; i = i->ifa_next) {
+			const __u8 *addr;
+			__u8 family;
+
+			if (!i->ifa_addr)
+				continue;
+			if (i->ifa_addr->sa_family == AF_INET) {
+				family = TOA_FAMILY_V4;
+				addr = (const __u8 *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+			} else if (i->ifa_addr->sa_family == AF_INET6) {
+				family = TOA_FAMILY_V6;
+				addr = (const __u8 *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+			} else {
+				continue;
+			}
+			if (!cidr_has(&env.trust[t], family, addr))
+				continue;
+			fprintf(stderr, PROG ": warning: trusted prefix %s/%u holds this host's own address %s (%s): "
+				"connections from this host, and from anything it masquerades or SNATs (containers, "
+				"kube-proxy), would be trusted; trust the director's LIPs themselves\n",
+				toa_addr_str(env.trust[t].family, env.trust[t].addr, a, sizeof(a)), env.trust[t].prefix,
+				toa_addr_str(family, addr, b, sizeof(b)), i->ifa_name);
+			break;
+		}
+	}
+	freeifaddrs(ifs);
+}
+
+/* ---- who may read records ------------------------------------------------ */
+
+/* Can members of gid (not root, not the owner) search directory path? */
+static bool group_can_search(const char *path, gid_t gid)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return false;
+	return (st.st_mode & S_IXOTH) || (st.st_gid == gid && (st.st_mode & S_IXGRP));
+}
+
+/*
+ * Before Linux 5.19 kernel.unprivileged_bpf_disabled refused every bpf()
+ * command to a process without CAP_BPF, opening a pinned map included; from
+ * 5.19 it refuses only loading programs and creating maps, and file
+ * permissions decide who opens a pin.
+ */
+static bool bpf_syscall_closed_to_users(char *why, size_t len)
+{
+	struct utsname u;
+	unsigned int major = 0, minor = 0;
+	char v = '0';
+	FILE *f;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2 || major > 5 || (major == 5 && minor >= 19))
+		return false;
+	f = fopen("/proc/sys/kernel/unprivileged_bpf_disabled", "r");
+	if (f) {
+		if (fread(&v, 1, 1, f) != 1)
+			v = '0';
+		fclose(f);
+	}
+	if (v == '0')
+		return false;
+	snprintf(why, len, "Linux %s refuses bpf() to processes without CAP_BPF while "
+		 "kernel.unprivileged_bpf_disabled is %c (5.19 and later only refuse loading)", u.release, v);
+	return true;
+}
+
+/*
+ * Lets env.records_gid read the records (the pin directory searchable by the
+ * group, the records map readable by it), or takes that back: every attach
+ * states the whole wanted state. The realserver/ folder stays root's. Says
+ * what else stands in the group's way; 0 or -errno.
+ */
+static int apply_records_access(const struct toa_global *g)
+{
+	char path[PATH_MAX], why[256];
+	gid_t gid = env.records_group ? env.records_gid : 0;
+	char *slash;
+	int err;
+
+	err = toa_pin_path(g, TOA_PIN_RECORDS, path, sizeof(path));
+	if (err)
+		return err;
+	if (chown(g->pin_dir, -1, gid) || chmod(g->pin_dir, env.records_group ? 0710 : 0700) ||
+	    chown(path, -1, gid) || chmod(path, env.records_group ? 0640 : 0600)) {
+		err = -errno;
+		fprintf(stderr, PROG ": setting who may read %s failed: %s\n", path, strerror(errno));
+		return err;
+	}
+	if (!env.records_group)
+		return 0;
+	/* Every directory above must let the group through, or the pin cannot be reached. */
+	snprintf(path, sizeof(path), "%s", g->pin_dir);
+	while ((slash = strrchr(path, '/')) && slash != path) {
+		*slash = '\0';
+		if (!group_can_search(path, gid))
+			fprintf(stderr, PROG ": warning: group %s cannot search %s, so it cannot reach the records; "
+				"allow it (chmod o+x %s, or chgrp %s and chmod g+x) or use a --pin-dir it can reach\n",
+				env.records_group, path, path, env.records_group);
+	}
+	if (bpf_syscall_closed_to_users(why, sizeof(why)))
+		fprintf(stderr, PROG ": warning: %s: apps of group %s also need CAP_BPF to read records\n",
+			why, env.records_group);
+	return 0;
+}
+
 /* ---- attach ------------------------------------------------------------- */
 
 static int read_config(const struct toa_global *g, struct rs_config *cfg)
@@ -434,28 +595,58 @@ static int read_config(const struct toa_global *g, struct rs_config *cfg)
 	return err;
 }
 
-static int set_pins(const struct toa_global *g, struct realserver_bpf *skel)
+/* The pinned maps: the records map at the pin dir's top, the rest under realserver/. */
+static struct bpf_map *pinned_map(struct realserver_bpf *skel, int i, const struct toa_global *g, char *path, size_t len)
 {
-	char path[PATH_MAX];
-	unsigned int i;
-	int err;
-
-	err = toa_pin_path(g, TOA_PIN_RECORDS, path, sizeof(path));
-	if (!err)
-		err = bpf_map__set_pin_path(skel->maps.records, path);
-	for (i = 0; !err && i < sizeof(map_names) / sizeof(map_names[0]); i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, map_obj_names[i]);
-
-		err = sub_path(g, map_names[i], path, sizeof(path));
-		if (!err)
-			err = m ? bpf_map__set_pin_path(m, path) : -ENOENT;
+	if (i < 0) {
+		if (toa_pin_path(g, TOA_PIN_RECORDS, path, len))
+			return NULL;
+		return skel->maps.records;
 	}
-	if (err)
-		fprintf(stderr, PROG ": setting pin paths failed: %s\n", strerror(-err));
-	return err;
+	if (sub_path(g, map_names[i], path, len))
+		return NULL;
+	return bpf_object__find_map_by_name(skel->obj, map_obj_names[i]);
 }
 
-/* The object, configured and with its pin paths set; NULL after saying why. */
+#define N_MAPS	((int)(sizeof(map_names) / sizeof(map_names[0])))
+
+/* Before load: keep what is pinned where its shape still fits (toa_reuse_pinned()). */
+static int reuse_pins(const struct toa_global *g, struct realserver_bpf *skel)
+{
+	char path[PATH_MAX];
+	struct bpf_map *m;
+	int i;
+
+	for (i = -1; i < N_MAPS; i++) {
+		m = pinned_map(skel, i, g, path, sizeof(path));
+		if (!m) {
+			fprintf(stderr, PROG ": the pin path of a map does not fit\n");
+			return -ENAMETOOLONG;
+		}
+		toa_reuse_pinned(m, path);
+	}
+	return 0;
+}
+
+/* After load: pin every map, replacing an old pin whose map was not reused. */
+static int pin_maps(const struct toa_global *g, struct realserver_bpf *skel)
+{
+	char path[PATH_MAX];
+	struct bpf_map *m;
+	int i, err;
+
+	for (i = -1; i < N_MAPS; i++) {
+		m = pinned_map(skel, i, g, path, sizeof(path));
+		err = m ? toa_repin(bpf_map__fd(m), path) : -ENAMETOOLONG;
+		if (err) {
+			fprintf(stderr, PROG ": pinning %s failed: %s\n", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* The object, configured and taking over what is pinned; NULL after saying why. */
 static struct realserver_bpf *open_skel(const struct toa_global *g, bool with_iter)
 {
 	struct realserver_bpf *skel = realserver_bpf__open();
@@ -466,7 +657,7 @@ static struct realserver_bpf *open_skel(const struct toa_global *g, bool with_it
 	}
 	skel->rodata->accept_mask = env.accept;
 	bpf_program__set_autoload(skel->progs.toa_records_iter, with_iter);
-	if (set_pins(g, skel)) {
+	if (reuse_pins(g, skel)) {
 		realserver_bpf__destroy(skel);
 		return NULL;
 	}
@@ -540,6 +731,10 @@ static int cmd_attach(const struct toa_global *g)
 
 	if (check_kernel())
 		return 1;
+	/* The pin dir first: under ip netns exec, a missing cgroup2 is only a symptom of the private /sys. */
+	if (toa_prepare_pin_dir(g, false))
+		return 1;
+	warn_own_addresses();
 	cgfd = open_cgroup(cgpath, sizeof(cgpath), &cgid);
 	if (cgfd < 0)
 		return 1;
@@ -573,11 +768,11 @@ static int cmd_attach(const struct toa_global *g)
 				"(lockdown?); status cannot count records\n");
 	}
 	if (err) {
-		fprintf(stderr, PROG ": loading the BPF programs failed: %s%s\n", strerror(-err),
-			err == -EINVAL ? " (pinned maps of another version? run detach first; -v shows why)"
-				       : " (-v shows libbpf's log)");
+		fprintf(stderr, PROG ": loading the BPF programs failed: %s (-v shows libbpf's log)\n", strerror(-err));
 		goto cleanup;
 	}
+	if (pin_maps(g, skel))
+		goto cleanup;
 	/* Records first, so any trusted segment already finds the list complete. */
 	err = sync_trust(bpf_map__fd(skel->maps.trust4), bpf_map__fd(skel->maps.trust6));
 	if (err)
@@ -596,6 +791,8 @@ static int cmd_attach(const struct toa_global *g)
 		if (attach_or_update(g, progs[i], link_names[i], cgfd))
 			goto cleanup;
 	pin_records_iter(g, skel);
+	if (apply_records_access(g))
+		goto cleanup;
 
 	printf("realserver: %s cgroup %s (pin dir %s)\n", fresh ? "attached to" : "updated on", cgpath, g->pin_dir);
 	printf("  accept:");
@@ -612,6 +809,8 @@ static int cmd_attach(const struct toa_global *g)
 			printf(" %s/%u", toa_addr_str(env.trust[i].family, env.trust[i].addr, buf, sizeof(buf)),
 			       env.trust[i].prefix);
 	printf("\n");
+	if (env.records_group)
+		printf("  records: readable by group %s\n", env.records_group);
 	ret = 0;
 cleanup:
 	realserver_bpf__destroy(skel);
@@ -639,6 +838,9 @@ static int remove_all(const struct toa_global *g, bool quiet)
 		removed++;
 	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++)
 		if (!sub_path(g, map_names[i], path, sizeof(path)) && !unlink(path))
+			removed++;
+	for (i = 0; i < sizeof(old_pins) / sizeof(old_pins[0]); i++)
+		if (!sub_path(g, old_pins[i], path, sizeof(path)) && !unlink(path))
 			removed++;
 	if (!toa_pin_path(g, TOA_PIN_RECORDS, path, sizeof(path)) && !unlink(path))
 		removed++;
@@ -739,7 +941,9 @@ static int cmd_status(const struct toa_global *g)
 		return 1;
 	err = read_config(g, &cfg);
 	if (err == -ENOENT) {
-		if (env.opts.json) {
+		if (env.opts.prometheus)
+			toa_prom_realserver(&(struct toa_prom_status){ .role = "realserver" }, NULL);
+		else if (env.opts.json) {
 			printf("{\"attached\": false, \"pin_dir\": ");
 			toa_json_str(g->pin_dir);
 			printf("}\n");
@@ -776,6 +980,16 @@ static int cmd_status(const struct toa_global *g)
 			close(fd);
 	}
 	records = live_records(g);
+	if (env.opts.prometheus) {
+		struct toa_prom_status ps = { "realserver", linked[0] && linked[1] && linked[2], counter_names, sums,
+					      RS_C_MAX };
+		struct toa_prom_realserver pr = { cfg.cgroup, toa_map_count(fd4, TRUST_MAX) + toa_map_count(fd6, TRUST_MAX),
+						  records };
+
+		toa_prom_realserver(&ps, &pr);
+		ret = 0;
+		goto cleanup;
+	}
 
 	if (env.opts.json) {
 		printf("{\"attached\": %s, \"pin_dir\": ", linked[0] && linked[1] && linked[2] ? "true" : "false");

@@ -7,13 +7,6 @@
 #include "toa/toa_wire.h"
 
 /*
- * Segments read per connection: the one completing the handshake, then at
- * most this many more while no TOA was found. The director writes TOA until
- * the server sends data, so a request fits well within this.
- */
-#define RS_LATE_SEGMENTS	4
-
-/*
  * Counter indexes of the per-CPU counters array. Values are stable; the
  * loader's name table (realserver.c) follows this order.
  */
@@ -23,12 +16,13 @@ enum rs_counter {
 	RS_C_UNTRUSTED = RS_C_STATUS + TOA_STATUS_MAX,	/* connections from outside the trust list */
 	RS_C_UNTRUSTED_TOA,	/* ... whose handshake segment carried a TOA option (ignored) */
 	RS_C_LATE,		/* records taken from a segment after the handshake */
-	RS_C_GAVE_UP,		/* connections that stopped looking without a record */
+	RS_C_TRUSTED_NO_TOA,	/* trusted connections whose handshake segment gave no record (they look further) */
 	RS_C_REWRITTEN4,	/* IPv4 sockets whose getpeername() now returns the client */
 	RS_C_REWRITTEN6,	/* IPv6 sockets (IPv4 clients as ::ffff:a.b.c.d) likewise */
 	RS_C_NAT64,		/* IPv6 client on an IPv4 socket: left as is, recorded */
 	RS_C_STORAGE_FAIL,	/* socket storage could not be allocated */
 	RS_C_NO_PARSER,		/* segments not read: every per-CPU parser slot was in use */
+	RS_C_STALE,		/* getpeername() of a socket whose peer is no longer the record's LIP: not rewritten */
 	RS_C_MAX
 };
 
@@ -41,11 +35,6 @@ struct rs_trust4_key {
 struct rs_trust6_key {
 	__u32	prefixlen;
 	__u8	addr[16];
-};
-
-/* Per-connection state while TOA is still being looked for after the handshake. */
-struct rs_pending {
-	__u32	segments;	/* segments read so far */
 };
 
 /* What attach was asked for; kept in a pinned one-entry array for status. */

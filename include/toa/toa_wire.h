@@ -88,14 +88,16 @@ enum toa_status {
 	TOA_ERR_AFTER_EOL = 5,	/* non-zero bytes after End of Option List */
 	TOA_ERR_MULTIPLE = 6,	/* more than one TOA option */
 	TOA_ERR_VERSION	= 7,	/* cdn option with version != 1 */
+	TOA_ERR_PORT	= 8,	/* port 0 in a dialect that carries a port */
+	TOA_ERR_ADDRESS	= 9,	/* an address no client can have (see toa_addr_impossible()) */
 	TOA_STATUS_MAX
 };
 
 /* One decoded TOA option: the client as the director saw it. */
 struct toa_addr {
-	__u8	family;		/* TOA_FAMILY_V4 / TOA_FAMILY_V6 */
+	__u8	family;		/* TOA_FAMILY_V4 / TOA_FAMILY_V6 (V4 for ::ffff:a.b.c.d in a v6 dialect) */
 	__u8	dialect;	/* enum toa_dialect */
-	__be16	port;		/* network order; 0 for cdn dialects (they carry no port) */
+	__be16	port;		/* network order; 0 only for cdn dialects (they carry no port) */
 	__u8	addr[16];	/* IPv4 in the first 4 bytes, rest zero */
 };
 
@@ -166,7 +168,62 @@ static __always_inline __u8 toa_dialect_family(int d)
 	return TOA_FAMILY_V4;
 }
 
-/* Fill *out from the option at buf[off] (dialect d, length already checked). */
+/*
+ * An IPv4 address no client can have: exactly the sources Linux itself drops
+ * as martian (0.0.0.0/8 "this network", 127.0.0.0/8 loopback, 224.0.0.0/4
+ * multicast, 255.255.255.255 broadcast). 240.0.0.0/4 stays allowed: Linux
+ * routes it, and some private networks use it.
+ */
+static __always_inline int toa_v4_impossible(const __u8 *a)
+{
+	return a[0] == 0 || a[0] == 127 || (a[0] & 0xf0) == 0xe0 ||
+	       (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
+}
+
+/*
+ * An IPv6 address no client can have: :: (unspecified), ::1 (loopback),
+ * ff00::/8 (multicast); Linux drops the last two as a packet's source. Other
+ * special ranges (link-local, ::a.b.c.d) can be a real source: allowed.
+ * Checked after toa_unmap(), so v4-mapped addresses never reach here.
+ */
+static __always_inline int toa_v6_impossible(const __u8 *a)
+{
+	__u32 i, zero = 1;
+
+	for (i = 0; i < 15; i++)
+		if (a[i])
+			zero = 0;
+	return a[0] == 0xff || (zero && a[15] <= 1);
+}
+
+/*
+ * ::ffff:a.b.c.d in a v6 dialect is an IPv4 client (a dual-stack director's
+ * way of writing one): turn it into one, so every path records family 4 and
+ * a dual-stack socket shows ::ffff:a.b.c.d, an IPv4 socket the client.
+ */
+static __always_inline void toa_unmap(struct toa_addr *a)
+{
+	__u32 i, mapped = 1;
+
+	if (a->family != TOA_FAMILY_V6)
+		return;
+	for (i = 0; i < 10; i++)
+		if (a->addr[i])
+			mapped = 0;
+	if (!mapped || a->addr[10] != 0xff || a->addr[11] != 0xff)
+		return;
+	a->family = TOA_FAMILY_V4;
+	for (i = 0; i < 4; i++)
+		a->addr[i] = a->addr[12 + i];
+	for (i = 4; i < 16; i++)
+		a->addr[i] = 0;
+}
+
+/*
+ * Fill *out from the option at buf[off] (dialect d, length already checked).
+ * 0, or -TOA_ERR_VERSION / -TOA_ERR_PORT / -TOA_ERR_ADDRESS, checked in this
+ * order; *out is then not to be used.
+ */
 static __always_inline int toa_decode_at(const __u8 *buf, __u32 off, int d, struct toa_addr *out)
 {
 	__u32 body = off + 2, alen, i;
@@ -183,10 +240,16 @@ static __always_inline int toa_decode_at(const __u8 *buf, __u32 off, int d, stru
 		/* Bytes kept in wire order: port stays network order. */
 		((__u8 *)&out->port)[0] = buf[TOA_IDX(body)];
 		((__u8 *)&out->port)[1] = buf[TOA_IDX(body + 1)];
+		/* Port 0 never is a client's: with the socket's own port it would make a pair that never existed. */
+		if (!out->port)
+			return -TOA_ERR_PORT;
 		body += 2;
 	}
 	for (i = 0; i < 16; i++)
 		out->addr[i] = i < alen ? buf[TOA_IDX(body + i)] : 0;
+	toa_unmap(out);
+	if (out->family == TOA_FAMILY_V4 ? toa_v4_impossible(out->addr) : toa_v6_impossible(out->addr))
+		return -TOA_ERR_ADDRESS;
 	return 0;
 }
 
@@ -251,11 +314,15 @@ static __always_inline int toa_parse_at(struct toa_parser *ps, __u32 p)
 	return TOA_PARSE_MORE;
 }
 
-#if defined(__bpf__)
+#if defined(__bpf__) && defined(TOA_BPF_PARSER)
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 /*
+ * BPF programs that parse define TOA_BPF_PARSER before including this
+ * header: only they get the parser's map and global function (a program
+ * that only encodes, like the director's, carries neither).
+ *
  * Why map memory and a global function in BPF: inlined, the walk has more
  * paths than the verifier's one-million-instruction budget (state on the
  * stack is tracked exactly). A global function is checked once, for any
@@ -333,9 +400,11 @@ static __always_inline void toa_parser_put(struct toa_parser *ps)
 {
 	__sync_fetch_and_add(&ps->busy, -1);
 }
-#else
+#elif !defined(__bpf__)
 #define TOA_STEP(ps, p)		toa_parse_at((ps), (p))
 #endif
+
+#if !defined(__bpf__) || defined(TOA_BPF_PARSER)
 
 /*
  * Parse ps->buf[0..ps->len) under ps->accept. Returns enum toa_status; *out
@@ -399,6 +468,7 @@ static __always_inline int toa_parse(const __u8 *buf, __u32 len, __u32 accept, s
 #endif
 	return st;
 }
+#endif /* the parser */
 
 /*
  * Write the option for dialect d into out (at least 20 bytes).

@@ -1,4 +1,5 @@
-/** Errors thrown by toa: an Error with a stable `code`, like Node's own. */
+/** Errors thrown by node-toa: an Error with a stable `code`, like Node's own. */
+import { getSystemErrorMap } from 'node:util';
 
 /** Codes a ToaError can carry. */
 export type ToaErrorCode =
@@ -9,11 +10,20 @@ export type ToaErrorCode =
   | 'TOA_ENOTSOCK' // the fd is not a socket
   | 'TOA_ENOTINET' // the socket is not an IPv4/IPv6 socket
   | 'TOA_ENOMAP' // strict mode: no records map pinned and toa.ko not loaded
-  | 'TOA_EPERM' // reading the pinned map needs CAP_BPF (or root)
+  | 'TOA_EPERM' // this process may not read the pinned map (the pin's file mode, or no CAP_BPF)
   | 'TOA_EMAP' // what is pinned there is not a TOA records map
   | 'TOA_ERECORD' // a record this version cannot read
+  | 'TOA_ELOOKUP' // the map lookup failed for another reason
   | 'TOA_EBACKEND' // the requested backend cannot load
   | 'TOA_ESYSCALL'; // any other failing system call
+
+let errnoTexts: Map<number, [string, string]> | undefined;
+
+/** "connection reset by peer" for ECONNRESET's errno (libuv's words, as Node's own errors use). */
+function errnoText(errno: number): string | undefined {
+  errnoTexts ??= getSystemErrorMap();
+  return errnoTexts.get(-errno)?.[1];
+}
 
 /** An Error with a `code` (and, for failed system calls, `syscall` and `errno`). */
 export class ToaError extends Error {
@@ -35,8 +45,10 @@ export function hasCode(err: unknown, code: ToaErrorCode): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
 
+const EACCES = 13;
+
 const hints: Partial<Record<string, string>> = {
-  TOA_EPERM: 'reading the TOA records map needs CAP_BPF (or root) and read access to the pin',
+  TOA_EPERM: 'reading the TOA records map needs CAP_BPF (or root)',
   TOA_EMAP: 'the pinned object is not a TOA records map (socket storage, key 4 bytes, value 44 bytes)',
   TOA_EBADF: 'the socket\'s file descriptor is not open',
   TOA_ENOTSOCK: 'the file descriptor is not a socket',
@@ -50,7 +62,13 @@ const hints: Partial<Record<string, string>> = {
 export function fromSyscall(raw: unknown, what: string): ToaError {
   const r = raw as { code?: string; syscall?: string; errno?: number; message?: string };
   const code = (typeof r?.code === 'string' && r.code.startsWith('TOA_') ? r.code : 'TOA_ESYSCALL') as ToaErrorCode;
-  const hint = hints[code];
-  const msg = `${what}: ${r?.message ?? String(raw)}${hint ? ` (${hint})` : ''}`;
+  // EACCES is the pin's file mode (or a directory's); EPERM is a missing capability.
+  const hint = code === 'TOA_EPERM' && r?.errno === EACCES
+    ? 'the pin file\'s permissions deny this user: see ls -l of the pin; run as its owner or change its mode'
+    : hints[code];
+  // One wording for every backend: the call, then the C library's words for errno.
+  const text = r?.syscall && typeof r.errno === 'number' ? errnoText(r.errno) : undefined;
+  const detail = text ? `${r.syscall}: ${text}` : (r?.message ?? String(raw));
+  const msg = `${what}: ${detail}${hint ? ` (${hint})` : ''}`;
   return new ToaError(code, msg, { syscall: r?.syscall, errno: r?.errno, cause: raw });
 }

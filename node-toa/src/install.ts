@@ -6,7 +6,7 @@
  */
 import type { Server as NetServer, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import { hasCode } from './errors.js';
+import { hasCode, ToaError } from './errors.js';
 import type { Reader } from './reader.js';
 import { socketOf } from './socket.js';
 
@@ -30,21 +30,40 @@ export function apply(reader: Reader, x: unknown) {
   return p;
 }
 
+/**
+ * apply() for the adapters and install(): never fails a connection or request
+ * for node-toa's sake. A client gone before its address was read (scanners,
+ * health checks) is null, silently; other errors are null with one warning
+ * per cause, and are thrown only in strict mode.
+ */
+export function applySafely(reader: Reader, x: unknown, where: string) {
+  try {
+    return apply(reader, x);
+  } catch (err) {
+    if (hasCode(err, 'TOA_ESOCKCLOSED')) return null;
+    if (reader.strict) throw err;
+    const code = (err as { code?: string }).code ?? 'TOA_ESYSCALL';
+    reader.warnOnce(code, `node-toa: ${where}: ${(err as Error).message} (warned once; the socket's own address stays in place)`);
+    return null;
+  }
+}
+
 /** Installs on a server: every accepted socket reports its client from then on. Idempotent. */
 export function install(reader: Reader, server: InstallableServer): void {
   if (!server || typeof (server as NetServer).prependListener !== 'function' || typeof (server as NetServer).listen !== 'function') {
-    throw Object.assign(new TypeError('toa.install(server): server must be a net, http, https or http2 server'), { code: 'TOA_EINVAL' });
+    throw new ToaError('TOA_EINVAL', 'node-toa: install(server): server must be a net, http, https or http2 server');
   }
   const marks = server as unknown as Record<symbol, boolean>;
   if (marks[reader.kPeer]) return;
   marks[reader.kPeer] = true;
   const onSocket = (socket: Socket) => {
     try {
-      apply(reader, socket);
+      applySafely(reader, socket, 'install()');
     } catch (err) {
-      // A client that left before we looked has nothing to report.
-      if (hasCode(err, 'TOA_ESOCKCLOSED')) return;
-      process.emitWarning(`toa.install: ${(err as Error).message}`, { code: (err as { code?: string }).code });
+      // Strict mode: nobody to throw to, and an unknown peer must not be served. Close
+      // it (no 'error' event: a net server may have no handler for one) and say why once.
+      reader.warnOnce((err as { code?: string }).code ?? 'TOA_ESYSCALL', `node-toa: install(): ${(err as Error).message}; strict mode closes such connections`);
+      socket.destroy();
     }
   };
   // First in line, so the socket is set before the server's own listeners run.

@@ -20,7 +20,7 @@ export function peerFromRecord(b: Uint8Array, sockFamily: number): Peer {
   try {
     r = decodeRecord(b);
   } catch (err) {
-    throw new ToaError('TOA_ERECORD', `toa: ${(err as Error).message}; toa and the kernel side are out of step`, { cause: err });
+    throw new ToaError('TOA_ERECORD', `node-node-toa: ${(err as Error).message}; node-toa and the kernel side are out of step`, { cause: err });
   }
   const proxy: Endpoint = { address: asSocketShows(r.peerAddress, r.peerFamily, sockFamily), port: r.peerPort };
   return {

@@ -2,6 +2,7 @@
  * From whatever the caller holds (a net/TLS socket, an HTTP/1 request, an
  * HTTP/2 request or stream) to the socket object and its kernel fd.
  */
+import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { ToaError } from './errors.js';
 
@@ -25,6 +26,11 @@ export interface SocketInternals {
  */
 export function socketOf(x: unknown): Socket {
   if (x instanceof Socket) return x;
+  // An HTTP/1 request first: its own `session` (express-session's) is no HTTP/2 session.
+  if (x instanceof IncomingMessage) {
+    if (x.socket instanceof Socket) return x.socket;
+    throw new ToaError('TOA_ESOCKCLOSED', 'node-toa: the request no longer has a socket (the connection is closed)');
+  }
   if (typeof x === 'object' && x !== null) {
     const o = x as { socket?: unknown; stream?: { session?: object }; session?: object };
     const session = o.stream?.session ?? o.session;
@@ -34,12 +40,12 @@ export function socketOf(x: unknown): Socket {
     }
     if (o.socket instanceof Socket) return o.socket;
     if ('socket' in o || 'session' in o || 'stream' in o) {
-      throw new ToaError('TOA_ESOCKCLOSED', 'toa: the request or stream no longer has a socket (the connection is closed)');
+      throw new ToaError('TOA_ESOCKCLOSED', 'node-toa: the request or stream no longer has a socket (the connection is closed)');
     }
   }
   throw new ToaError(
     'TOA_EINVAL',
-    `toa: expected a net.Socket, tls.TLSSocket, HTTP request or HTTP/2 stream, got ${describe(x)}`,
+    `node-toa: expected a net.Socket, tls.TLSSocket, HTTP request or HTTP/2 stream, got ${describe(x)}`,
   );
 }
 
@@ -58,16 +64,17 @@ function sessionSocket(session: object): Socket | undefined {
 export function fdOf(s: Socket): number {
   const i = s as unknown as SocketInternals;
   const h = i._handle;
-  if (!h || i.destroyed) throw new ToaError('TOA_ESOCKCLOSED', 'toa: the socket is closed, so its peer can no longer be read');
+  if (!h || i.destroyed) throw new ToaError('TOA_ESOCKCLOSED', 'node-toa: the socket is closed, so its peer can no longer be read');
   const fd = h.fd;
   if (typeof fd !== 'number' || fd < 0) {
-    throw new ToaError('TOA_ENOFD', 'toa: the socket has no file descriptor (it is not a kernel TCP socket, e.g. a stream wrapped in JavaScript)');
+    throw new ToaError('TOA_ENOFD', 'node-toa: the socket has no file descriptor (it is not a kernel TCP socket, e.g. a stream wrapped in JavaScript)');
   }
   return fd;
 }
 
 function describe(x: unknown): string {
   if (x === null) return 'null';
+  if (x === undefined) return 'undefined';
   if (typeof x === 'object') return `an object of class ${(x as object).constructor?.name ?? 'Object'}`;
   return `${typeof x} ${JSON.stringify(x)}`;
 }

@@ -40,7 +40,7 @@ export const DIALECT_TABLE: readonly Dialect[] = Object.freeze(
 );
 
 /** Parse outcomes, indexed by enum toa_status value. */
-export const STATUSES = Object.freeze(['ok', 'absent', 'length', 'truncated', 'short', 'after_eol', 'multiple', 'version'] as const);
+export const STATUSES = Object.freeze(['ok', 'absent', 'length', 'truncated', 'short', 'after_eol', 'multiple', 'version', 'port', 'address'] as const);
 
 /** A parse outcome: `ok`, `absent` (no TOA), or why a segment's TOA is not trusted. */
 export type Status = (typeof STATUSES)[number];
@@ -87,10 +87,11 @@ export function acceptMask(names: readonly string[]): number {
 export interface DecodedOption {
   readonly status: 'ok';
   readonly dialect: DialectName;
+  /** The client's family: 4 also for `::ffff:a.b.c.d` in a v6 dialect (an IPv4 client). */
   readonly family: 4 | 6;
-  /** Dotted IPv4, or IPv6 in RFC 5952 form (IPv4-mapped as `::ffff:a.b.c.d`). */
+  /** Dotted IPv4, or IPv6 in RFC 5952 form. */
   readonly address: string;
-  /** Client port; 0 for the cdn dialects, which carry none. */
+  /** Client port, never 0; 0 only for the cdn dialects, which carry none. */
   readonly port: number;
 }
 
@@ -115,9 +116,11 @@ const KIND_NOP = 1;
  * exactly as toa_parse() does: one TOA option of an accepted dialect gives
  * `ok`; none gives `absent`; a TOA kind with a length no accepted dialect has,
  * an option running past the end, a length below 2, non-zero bytes after End
- * of Option List, more than one TOA option, or a cdn version other than 1 give
- * that reason. `accept` is a list of dialect names or a mask from acceptMask();
- * the default is DEFAULT_ACCEPT.
+ * of Option List, more than one TOA option, a cdn version other than 1, port 0
+ * (`port`), or an address no client can have (`address`: loopback,
+ * unspecified, multicast, broadcast) give that reason. `::ffff:a.b.c.d` in a
+ * v6 dialect decodes as the IPv4 client it is. `accept` is a list of dialect
+ * names or a mask from acceptMask(); the default is DEFAULT_ACCEPT.
  */
 export function decodeOptions(bytes: Uint8Array, accept: readonly string[] | number = ACCEPT_DEFAULT_MASK): DecodeResult {
   if (!(bytes instanceof Uint8Array)) throw codeError(TypeError, 'TOA_EARG', 'options must be a Uint8Array');
@@ -156,18 +159,41 @@ export function decodeOptions(bytes: Uint8Array, accept: readonly string[] | num
   let port = 0;
   if (dialect.port) {
     port = (bytes[body]! << 8) | bytes[body + 1]!;
+    if (port === 0) return FAILURES.port;
     body += 2;
   } else {
     if (bytes[body] !== 1) return FAILURES.version;
     body += 1;
   }
+  // ::ffff:a.b.c.d in a v6 dialect is an IPv4 client (toa_unmap()).
+  const family = dialect.family === 4 || isV4Mapped(bytes, body) ? 4 : 6;
+  if (family === 4) body += dialect.family === 6 ? 12 : 0;
+  if (family === 4 ? impossibleIPv4(bytes, body) : impossibleIPv6(bytes, body)) return FAILURES.address;
   return {
     status: 'ok',
     dialect: dialect.name,
-    family: dialect.family,
-    address: dialect.family === 4 ? formatIPv4(bytes, body) : formatIPv6(bytes, body),
+    family,
+    address: family === 4 ? formatIPv4(bytes, body) : formatIPv6(bytes, body),
     port,
   };
+}
+
+function isV4Mapped(b: Uint8Array, off: number): boolean {
+  for (let i = 0; i < 10; i++) if (b[off + i] !== 0) return false;
+  return b[off + 10] === 0xff && b[off + 11] === 0xff;
+}
+
+/** What Linux drops as a martian source (toa_v4_impossible()): 0/8, 127/8, 224/4, 255.255.255.255. */
+function impossibleIPv4(b: Uint8Array, off: number): boolean {
+  const a = b[off]!;
+  return a === 0 || a === 127 || (a & 0xf0) === 0xe0 || (a === 255 && b[off + 1] === 255 && b[off + 2] === 255 && b[off + 3] === 255);
+}
+
+/** ::, ::1 and ff00::/8 (toa_v6_impossible()). */
+function impossibleIPv6(b: Uint8Array, off: number): boolean {
+  if (b[off] === 0xff) return true;
+  for (let i = 0; i < 15; i++) if (b[off + i] !== 0) return false;
+  return b[off + 15]! <= 1;
 }
 
 /**

@@ -7,6 +7,11 @@
  * length). Bulk throughput is measured a third way each round, without the
  * writer but with the same lower MSS advertised by the hosts' routes, to part
  * the kernel TCP's answer to the smaller segments from the writer's own cost.
+ *
+ * Then the seed's own figure ("FullNAT against NAT: forwarding drops by less
+ * than 10%"): plain NAT (dnat only; the real server routes its replies back
+ * through the director) against this project's whole FullNAT (dnat + snat to
+ * the LIP + the writer + the real server's eBPF path), interleaved.
  */
 import { join } from 'node:path';
 import { ADDR, createLab, REPO_ROOT, type Lab } from '../lab/index.js';
@@ -36,10 +41,11 @@ export async function benchDirector(opts: DirectorBenchOptions = {}): Promise<Ro
   const seconds = opts.seconds ?? 3;
   const lab = await createLab();
   try {
-    const http = lab.spawn('realserver', [join(REPO_ROOT, 'test/bench/build/accept-loop'), String(HTTP_PORT)]);
+    // In the lab's cgroup, so the real server's eBPF path sees them when it is attached.
+    const http = lab.spawn('realserver', [join(REPO_ROOT, 'test/bench/build/accept-loop'), String(HTTP_PORT)], { cgroup: true });
     await http.waitFor(/listening/);
     await lab.tuneForLoad();
-    const iperf = lab.spawn('realserver', ['iperf3', '-s', '--forceflush', '-p', String(IPERF_PORT)]);
+    const iperf = lab.spawn('realserver', ['iperf3', '-s', '--forceflush', '-p', String(IPERF_PORT)], { cgroup: true });
     await iperf.waitFor(/listening/i);
     const attached = async (f: () => Promise<number>): Promise<number> => {
       await lab.attachWriter({ ports: [HTTP_PORT, IPERF_PORT] });
@@ -69,6 +75,30 @@ export async function benchDirector(opts: DirectorBenchOptions = {}): Promise<Ro
         row(`  of it: the writer at the same MSS`, 'b/s', 'higher', { baseline: mssOnly, feature: writer }),
       );
     }
+    const plainNat = async (f: () => Promise<number>): Promise<number> => {
+      await lab.setNat('nat');
+      try {
+        return await f();
+      } finally {
+        await lab.setNat('fullnat');
+      }
+    };
+    const wholeFullNat = async (f: () => Promise<number>): Promise<number> => {
+      await lab.attachWriter({ ports: [HTTP_PORT, IPERF_PORT] });
+      await lab.attachRealserver();
+      try {
+        return await f();
+      } finally {
+        await lab.detachRealserver();
+        await lab.detachWriter();
+      }
+    };
+    const versus = (f: () => Promise<number>) => interleaved(rounds, () => plainNat(f), () => wholeFullNat(f));
+    rows.push(
+      row('FullNAT + TOA vs plain NAT: connections/s', 'c/s', 'higher', await versus(() => connRate(lab, HTTP_PORT, seconds)), '>= 0.95'),
+      row('FullNAT + TOA vs plain NAT: bulk upload', 'b/s', 'higher', await versus(() => bulk(lab, seconds, false)), '>= 0.97'),
+      row('FullNAT + TOA vs plain NAT: bulk download', 'b/s', 'higher', await versus(() => bulk(lab, seconds, true)), '>= 0.97'),
+    );
     return rows;
   } finally {
     await lab.destroy();

@@ -10,10 +10,10 @@ import { benchModuleRows } from '../vm/bench.js';
 import { table, type Row } from './stats.js';
 
 const sections: Record<string, { title: string; run: () => Promise<Row[]> }> = {
-  director: { title: 'Director TOA writer: attached vs detached', run: () => benchDirector() },
+  director: { title: 'Director: TOA writer attached vs detached; whole FullNAT + TOA vs plain NAT', run: () => benchDirector() },
   realserver: { title: 'Real-server eBPF path: attached vs detached (director writer on)', run: () => benchRealserver() },
   vm: { title: 'toa.ko in a Debian 6.1 guest (qemu TCG): module loaded vs not', run: () => benchModuleRows('6.1') },
-  node: { title: 'toa npm package: peer() cost and Express throughput', run: () => benchNode() },
+  node: { title: 'node-toa: first peer() per connection, and Express throughput', run: () => benchNode() },
 };
 
 async function main(): Promise<void> {

@@ -50,6 +50,8 @@ const counterOf: Record<string, string> = {
   after_eol: 'malformed_after_eol',
   multiple: 'malformed_multiple',
   version: 'malformed_version',
+  port: 'malformed_port',
+  address: 'impossible_address',
 };
 
 /**

@@ -20,6 +20,17 @@ export const ADDR = {
   stranger6: '2001:db8:300::66',
 } as const;
 
+/**
+ * The director's LIP pool: SNAT to a range of LIPs gives each real server
+ * port 65,536 source ports per LIP instead of per director. lip4 / lip6 are
+ * the first; `trust` covers the pool and nothing else of the lab.
+ */
+export const LIP_POOL = {
+  v4: ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'],
+  v6: ['2001:db8:200::1', '2001:db8:200::2', '2001:db8:200::3', '2001:db8:200::4'],
+  trust: ['192.0.2.0/29', '2001:db8:200::/125'],
+} as const;
+
 /** Prefix lengths of the three links. */
 export const PREFIX = { client4: 24, client6: 64, rs4: 24, rs6: 64, stranger4: 24, stranger6: 64 } as const;
 

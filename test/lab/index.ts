@@ -12,12 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADDR, PREFIX, endpoint, extraClient4, extraClient6 } from './addresses.js';
+import { ADDR, LIP_POOL, PREFIX, endpoint, extraClient4, extraClient6 } from './addresses.js';
 import { Capture } from './capture.js';
 import { Cgroup, cgroup2Mount, inCgroup } from './cgroup.js';
 import { inNetns, Proc, run, runOk, type RunResult } from './run.js';
 
-export { ADDR, endpoint, extraClient4, extraClient6 } from './addresses.js';
+export { ADDR, LIP_POOL, endpoint, extraClient4, extraClient6 } from './addresses.js';
 export type { TcpOption, TcpSegment } from './pcap.js';
 export { tcpOptions } from './pcap.js';
 export { Capture } from './capture.js';
@@ -45,7 +45,16 @@ export interface LabOptions {
   offload?: boolean;
   /** Extra client addresses (IPv4 198.51.100.101.., IPv6 2001:db8:100::1:0..) for many-client tests. */
   extraClients?: number;
+  /** SNAT to the whole LIP pool (LIP_POOL) instead of lip4 / lip6 alone; the real server then trusts the pool. */
+  lipPool?: boolean;
 }
+
+/**
+ * The director's NAT: `fullnat` (dnat to the real server + snat to the LIPs),
+ * `nat` (dnat only; the real server routes replies back through the director),
+ * `snat` (snat only: another engine, such as IPVS, does the dnat).
+ */
+export type NatMode = 'fullnat' | 'nat' | 'snat';
 
 export interface WriterOptions {
   /** VIP ports the writer serves (default 80, 443, 8080). */
@@ -78,6 +87,7 @@ export class Lab {
   private destroyed = false;
   private writer = false;
   private realserver = false;
+  private lipPool = false;
 
   private constructor(id: string) {
     this.id = id;
@@ -119,6 +129,12 @@ export class Lab {
     const addrs = (dev: string, a4: string, p4: number, a6: string, p6: number): string =>
       `ip addr add ${a4}/${p4} dev ${dev}; ip addr add ${a6}/${p6} dev ${dev} nodad; ip link set ${dev} up`;
 
+    this.lipPool = !!opts.lipPool;
+    let pool = '';
+    if (this.lipPool) {
+      for (const a of LIP_POOL.v4.slice(1)) pool += `ip addr add ${a}/32 dev rs0;`;
+      for (const a of LIP_POOL.v6.slice(1)) pool += `ip addr add ${a}/128 dev rs0 nodad;`;
+    }
     let extra = '';
     for (let i = 0; i < (opts.extraClients ?? 0); i++) {
       extra += `ip addr add ${extraClient4(i)}/32 dev eth0; ip addr add ${extraClient6(i)}/128 dev eth0 nodad;`;
@@ -130,6 +146,7 @@ export class Lab {
       ${addrs('cli0', ADDR.dirClient4, PREFIX.client4, ADDR.dirClient6, PREFIX.client6)};
       ip addr add ${ADDR.vip4}/32 dev cli0; ip addr add ${ADDR.vip6}/128 dev cli0 nodad;
       ${addrs('rs0', ADDR.lip4, PREFIX.rs4, ADDR.lip6, PREFIX.rs6)};
+      ${pool}
       sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1`);
     await sh(realserver, `${v6}; ip link set lo up;
       ${addrs('eth0', ADDR.rs4, PREFIX.rs4, ADDR.rs6, PREFIX.rs6)};
@@ -150,20 +167,37 @@ export class Lab {
       }
     }
 
-    // FullNAT: the client's connection to the VIP becomes LIP -> real server, same port.
-    await runOk(inNetns(director, ['nft', '-f', '-']), {
-      input: `table inet toa_lab {
-  chain pre {
+    await this.setNat('fullnat');
+  }
+
+  /** Replaces the director's NAT rules (one nft transaction); see NatMode. */
+  async setNat(mode: NatMode): Promise<void> {
+    const lips4 = this.lipPool ? `${LIP_POOL.v4[0]}-${LIP_POOL.v4.at(-1)}` : ADDR.lip4;
+    const lips6 = this.lipPool ? `${LIP_POOL.v6[0]}-${LIP_POOL.v6.at(-1)}` : ADDR.lip6;
+    // Connections IPVS forwards carry no dnat status in conntrack: snat mode matches the real server alone.
+    const dnatted = mode === 'snat' ? '' : 'ct status dnat ';
+    const pre = `  chain pre {
     type nat hook prerouting priority dstnat;
     ip daddr ${ADDR.vip4} meta l4proto tcp dnat ip to ${ADDR.rs4}
     ip6 daddr ${ADDR.vip6} meta l4proto tcp dnat ip6 to ${ADDR.rs6}
   }
-  chain post {
+`;
+    const post = `  chain post {
     type nat hook postrouting priority srcnat;
-    oifname "rs0" ct status dnat ip daddr ${ADDR.rs4} snat ip to ${ADDR.lip4}
-    oifname "rs0" ct status dnat ip6 daddr ${ADDR.rs6} snat ip6 to ${ADDR.lip6}
+    oifname "rs0" ${dnatted}ip daddr ${ADDR.rs4} snat ip to ${lips4}
+    oifname "rs0" ${dnatted}ip6 daddr ${ADDR.rs6} snat ip6 to ${lips6}
   }
-}
+`;
+    // Plain NAT: replies to the client go back through the director, which undoes the dnat.
+    if (mode === 'nat') {
+      await this.execOk('realserver', ['ip', 'route', 'replace', `${ADDR.client4.replace(/\.\d+$/, '.0')}/${PREFIX.client4}`, 'via', ADDR.lip4]);
+      await this.execOk('realserver', ['ip', '-6', 'route', 'replace', `${ADDR.client6.replace(/::\w+$/, '::')}/${PREFIX.client6}`, 'via', ADDR.lip6]);
+    }
+    await runOk(inNetns(this.ns.director, ['nft', '-f', '-']), {
+      input: `table inet toa_lab {}
+delete table inet toa_lab
+table inet toa_lab {
+${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}}
 `,
     });
   }
@@ -259,7 +293,7 @@ export class Lab {
 
   /** Attaches the real-server eBPF path to the lab's cgroup. */
   async attachRealserver(opts: RealserverOptions = {}): Promise<void> {
-    const trust = opts.trust ?? [`${ADDR.lip4}/32`, `${ADDR.lip6}/128`];
+    const trust = opts.trust ?? (this.lipPool ? [...LIP_POOL.trust] : [`${ADDR.lip4}/32`, `${ADDR.lip6}/128`]);
     const trustArgs = trust === 'any' ? ['--trust-any'] : trust.flatMap((t) => ['--trust', t]);
     const accept = (opts.accept ?? []).flatMap((d) => ['--accept', d]);
     await this.check(this.toaBpf(['realserver', 'attach', '--cgroup', this.cgroup.path, ...trustArgs, ...accept], 'realserver'));
@@ -280,13 +314,13 @@ export class Lab {
    * Starts test/lab/servers/peer-echo.ts on the real server (in the lab's
    * cgroup): an HTTP server answering each request with what its socket reports.
    */
-  async startPeerEcho(opts: { host?: string; port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Proc> {
+  async startPeerEcho(opts: { host?: string; port?: number; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Proc> {
     const p = this.spawn(
       'realserver',
       [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/lab/servers/peer-echo.ts'), '--host', opts.host ?? '::', '--port', String(opts.port ?? 80)],
       { cgroup: true, env: opts.env },
     );
-    await p.waitFor(/^listening /m);
+    await p.waitFor(/^listening /m, opts.timeoutMs);
     return p;
   }
 

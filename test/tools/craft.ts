@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { dialectByName, encodeOption, parseAddress } from '../../node-toa/src/wire.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** This folder: its Makefile builds the test tools into build/. */
+export const TOOLS = here;
 /** The built binary; ensureCraft() builds it when missing. */
 export const TOA_CRAFT = join(here, 'build/toa-craft');
 

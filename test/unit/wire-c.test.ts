@@ -100,9 +100,18 @@ function randomArea(r: () => number): Uint8Array {
     if (p < 0.25) bytes.push(1);
     else if (p < 0.3) bytes.push(0);
     else if (p < 0.65) {
-      // A well-formed option of a dialect, sometimes with a bad cdn version.
+      // A well-formed option of a dialect, sometimes with a bad cdn version, port 0,
+      // a v4-mapped address, or an address in or near a refused range.
       const d = v.dialects[n(v.dialects.length)]!;
-      bytes.push(d.kind, d.length, ...Array.from({ length: d.length - 2 }, (_, i) => (i === 0 && !d.port && r() < 0.8 ? 1 : n(256))));
+      const body = Array.from({ length: d.length - 2 }, (_, i) => (i === 0 && !d.port && r() < 0.8 ? 1 : n(256)));
+      const at = d.port ? 2 : 1;
+      if (d.port && r() < 0.1) body[0] = body[1] = 0;
+      if (d.family === 6 && r() < 0.3) body.splice(at, 12, ...new Array(10).fill(0), 0xff, 0xff);
+      if (d.family === 6 && r() < 0.1) body.splice(at, 15, ...new Array(15).fill(0));
+      const a4 = d.family === 4 ? at : at + 12;
+      if (r() < 0.3) body[d.family === 6 && r() < 0.5 ? at : a4] = [0, 127, 224, 239, 240, 255, 0xfe, 0xff][n(8)]!;
+      if (r() < 0.05) body.splice(a4, 4, 255, 255, 255, 255);
+      bytes.push(d.kind, d.length, ...body);
     } else if (p < 0.9) {
       const len = r() < 0.2 ? n(3) : n(24);
       bytes.push(kinds[n(kinds.length)]!, len, ...Array.from({ length: Math.max(0, len - 2) }, () => n(256)));

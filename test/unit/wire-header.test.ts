@@ -67,3 +67,19 @@ describe('the BPF build of the parser and encoder', () => {
     }
   }, 60_000);
 });
+
+describe("the parser's BPF state goes only where it is asked for (TOA_BPF_PARSER)", () => {
+  const symbols = (obj: string): string[] =>
+    execFileSync('readelf', ['-sW', join(WIRE_DIR, '../..', obj)], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[7] ?? '')
+      .filter((s) => s.startsWith('toa_parse'));
+
+  it('the director, which only encodes, carries neither the map nor the step function', () => {
+    expect(symbols('bpf/build/director.bpf.o')).toEqual([]);
+  });
+
+  it('the real server, which parses, carries both', () => {
+    expect(symbols('bpf/build/realserver.bpf.o').sort()).toEqual(['toa_parse_state', 'toa_parse_step']);
+  });
+});

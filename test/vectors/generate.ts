@@ -111,8 +111,8 @@ function parseCases(): ParseCase[] {
   add('v4 after an MPTCP MP_CAPABLE option', [mptcpCapableAck, v4(C4, 40008)], ok4(40008));
   add('v4 after a Fast Open cookie (kind 34)', [tfoCookie, v4(C4, 40009)], ok4(40009));
   add('v4 with User Timeout (28/4) beside it', [uto(600), v4(C4, 40010)], ok4(40010));
-  add('v4 port 0 and address 0.0.0.0', [v4('0.0.0.0', 0)], ok4(0, '0.0.0.0'));
-  add('v4 port 65535 and address 255.255.255.255', [v4('255.255.255.255', 65535)], ok4(65535, '255.255.255.255'));
+  add('v4 port 65535', [v4('192.0.2.1', 65535)], ok4(65535, '192.0.2.1'));
+  add('v4 address 255.255.255.254 (not broadcast)', [v4('255.255.255.254', 2)], ok4(2, '255.255.255.254'));
   add('v4 port 1 (byte order)', [v4('192.0.2.1', 1)], ok4(1, '192.0.2.1'));
   add('v4 port 256 (byte order)', [v4('192.0.2.1', 256)], ok4(256, '192.0.2.1'));
   add('v6 alone', [v6(C6, 51234)], ok6(51234));
@@ -127,17 +127,60 @@ function parseCases(): ParseCase[] {
   // IPv6 text form: inet_ntop's, which is RFC 5952 (lowercase, no leading zeros, longest
   // run of two or more zero groups as ::, the first on a tie) with IPv4-mapped and
   // IPv4-compatible addresses in dotted form, as Node's socket.remoteAddress shows them.
-  add('v6 address :: (all zero)', [v6('::', 80)], ok6(80, '::'));
-  add('v6 address ::1', [v6('::1', 80)], ok6(80, '::1'));
   add('v6 address with no zero group', [v6('2001:db8:1:2:3:4:5:6', 80)], ok6(80, '2001:db8:1:2:3:4:5:6'));
   add('v6 address: one zero group is not compressed', [v6('2001:db8:0:1:1:1:1:1', 80)], ok6(80, '2001:db8:0:1:1:1:1:1'));
   add('v6 address: the longest zero run is compressed', [v6('2001:0:0:1:0:0:0:1', 80)], ok6(80, '2001:0:0:1::1'));
   add('v6 address: the first of two equal zero runs is compressed', [v6('2001:db8:0:0:1:0:0:1', 80)], ok6(80, '2001:db8::1:0:0:1'));
   add('v6 address: trailing zero run', [v6('2001:db8::', 80)], ok6(80, '2001:db8::'));
   add('v6 address: lowercase hex, leading zeros dropped', [v6('2001:DB8:ABCD:EF:A:B::C', 80)], ok6(80, '2001:db8:abcd:ef:a:b:0:c'));
-  add('v6 address: IPv4-mapped in dotted form', [v6('::ffff:198.51.100.10', 80)], ok6(80, '::ffff:198.51.100.10'));
   add('v6 address: IPv4-compatible (deprecated) in dotted form', [v6('::1.2.3.4', 80)], ok6(80, '::1.2.3.4'));
   add('v6 address: link-local', [v6('fe80::1', 443)], ok6(443, 'fe80::1'));
+
+  // Addresses no client can have: what Linux drops as a martian source. A director bug or a
+  // bypass must never put these in front of an application (loopback is often privileged).
+  add('v4 address 0.0.0.0', [v4('0.0.0.0', 80)], st('address'));
+  add('v4 address 0.1.2.3 (0.0.0.0/8, "this network")', [v4('0.1.2.3', 80)], st('address'));
+  add('v4 address 127.0.0.1', [v4('127.0.0.1', 80)], st('address'));
+  add('v4 address 127.255.255.254', [v4('127.255.255.254', 80)], st('address'));
+  add('v4 address 224.0.0.1 (multicast)', [v4('224.0.0.1', 80)], st('address'));
+  add('v4 address 239.255.255.255 (multicast)', [v4('239.255.255.255', 80)], st('address'));
+  add('v4 address 255.255.255.255 (broadcast)', [v4('255.255.255.255', 80)], st('address'));
+  add('v4 address 240.0.0.1 (reserved, but routed by Linux): a client', [v4('240.0.0.1', 80)], ok4(80, '240.0.0.1'));
+  add('v4 address 223.255.255.255 (below multicast): a client', [v4('223.255.255.255', 80)], ok4(80, '223.255.255.255'));
+  add('v4 address 1.0.0.0 (above 0/8): a client', [v4('1.0.0.0', 80)], ok4(80, '1.0.0.0'));
+  add('v4 address 128.0.0.0 (above 127/8): a client', [v4('128.0.0.0', 80)], ok4(80, '128.0.0.0'));
+  add('v4-253 address 127.0.0.1', [v4('127.0.0.1', 80, 253)], st('address'), ['v4-253']);
+  add('v4-200 address 0.0.0.0', [v4('0.0.0.0', 80, 200)], st('address'), ['v4-200']);
+  add('cdn address 127.0.0.1', [cdn('127.0.0.1')], st('address'), ['cdn']);
+  add('cdn address 224.1.2.3', [cdn('224.1.2.3')], st('address'), ['cdn']);
+  add('v6 address :: (unspecified)', [v6('::', 80)], st('address'));
+  add('v6 address ::1 (loopback)', [v6('::1', 80)], st('address'));
+  add('v6 address ff02::1 (multicast)', [v6('ff02::1', 80)], st('address'));
+  add('v6 address ff00:: (multicast, lowest)', [v6('ff00::', 80)], st('address'));
+  add('v6 address feff:: (just below multicast): a client', [v6('feff::', 80)], ok6(80, 'feff::'));
+  add('v6 address ::2: a client', [v6('::2', 80)], ok6(80, '::2'));
+  add('v6-ali address ::1', [v6('::1', 80, 253)], st('address'));
+  add('cdn6 address ff0e::1', [cdn6('ff0e::1')], st('address'), ['cdn6']);
+  add('cdn6 address ::', [cdn6('::')], st('address'), ['cdn6']);
+  // IPv4-mapped in a v6 dialect is an IPv4 client, and judged as one.
+  add('v6 address ::ffff:198.51.100.10: the IPv4 client', [v6('::ffff:198.51.100.10', 80)], ok4(80, C4, 'v6'));
+  add('v6-ali address ::ffff:203.0.113.7: the IPv4 client', [v6('::ffff:203.0.113.7', 81, 253)], ok4(81, '203.0.113.7', 'v6-ali'));
+  add('cdn6 address ::ffff:198.51.100.10: the IPv4 client', [cdn6('::ffff:198.51.100.10')], ok4(0, C4, 'cdn6'), ['cdn6']);
+  add('v6 address ::ffff:127.0.0.1', [v6('::ffff:127.0.0.1', 80)], st('address'));
+  add('v6 address ::ffff:0.0.0.0', [v6('::ffff:0.0.0.0', 80)], st('address'));
+  add('v6 address ::ffff:255.255.255.255', [v6('::ffff:255.255.255.255', 80)], st('address'));
+  add('v6 address ::ffff:224.0.0.5', [v6('::ffff:224.0.0.5', 80)], st('address'));
+  add('v6 address ::fffe:127.0.0.1 is not mapped: an IPv6 client', [v6('::fffe:127.0.0.1', 80)], ok6(80, '::fffe:7f00:1'));
+  add('v6 address 1::ffff:127.0.0.1 is not mapped: an IPv6 client', [v6('1::ffff:127.0.0.1', 80)], ok6(80, '1::ffff:7f00:1'));
+  // Port 0 in a dialect that carries a port: with the socket's own port it would be a pair that never existed.
+  add('v4 port 0', [v4(C4, 0)], st('port'));
+  add('v6 port 0', [v6(C6, 0)], st('port'));
+  add('v6-ali port 0', [v6(C6, 0, 253)], st('port'));
+  add('v4-253 port 0', [v4(C4, 0, 253)], st('port'), ['v4-253']);
+  add('v4-200 port 0', [v4(C4, 0, 200)], st('port'), ['v4-200']);
+  add('v4 port 0 and address 0.0.0.0: port is checked first', [v4('0.0.0.0', 0)], st('port'));
+  add('v4 port 0 is ignored when v4 is not accepted', [v4(C4, 0)], st('absent'), ['v6']);
+  add('v4 port 0 beside a second v4: multiple', [v4(C4, 0), v4(C4, 1)], st('multiple'));
 
   // Opt-in dialects: decoded when accepted, ignored (an unknown option) when not.
   add('v4-253 accepted', [v4(C4, 40100, 253)], ok4(40100, C4, 'v4-253'), ['v4-253']);
@@ -243,11 +286,11 @@ function encodeCases() {
   const e = (dialect: Dialect, address: string, port: number, bytes: Bytes) => ({ dialect, address, port, hex: hex(bytes) });
   return [
     e('v4', C4, 40000, v4(C4, 40000)),
-    e('v4', '0.0.0.0', 0, v4('0.0.0.0', 0)),
-    e('v4', '255.255.255.255', 65535, v4('255.255.255.255', 65535)),
+    e('v4', '1.0.0.0', 1, v4('1.0.0.0', 1)),
+    e('v4', '223.255.255.255', 65535, v4('223.255.255.255', 65535)),
     e('v6', C6, 51234, v6(C6, 51234)),
     e('v6', '::ffff:198.51.100.10', 1, v6('::ffff:198.51.100.10', 1)),
-    e('v6', '::', 256, v6('::', 256)),
+    e('v6', '::2', 256, v6('::2', 256)),
     e('v6-ali', '2001:db8:abcd:ef:a:b:0:c', 443, v6('2001:db8:abcd:ef:a:b:0:c', 443, 253)),
     e('v4-253', '203.0.113.66', 8080, v4('203.0.113.66', 8080, 253)),
     e('v4-200', '192.0.2.200', 12345, v4('192.0.2.200', 12345, 200)),
@@ -301,6 +344,8 @@ export function buildVectors() {
       'parse[].hex is a TCP options area (the bytes after the fixed 20-byte header). accept lists the dialects the parser accepts;',
       'when it is missing the default list applies (dialects with default: true). expect.status names mirror enum toa_status.',
       'Addresses are RFC 5952 text: lowercase, longest run of two or more zero groups as ::, IPv4-mapped as ::ffff:a.b.c.d.',
+      'An IPv4-mapped address in a v6 dialect decodes as the IPv4 client (family 4, dotted). Port 0 where a dialect carries a port is',
+      'status port; loopback, unspecified, multicast and broadcast addresses (0/8, 127/8, 224/4, 255.255.255.255, ::, ::1, ff00::/8) status address.',
       'record[].hex is struct toa_record (include/toa/toa_record.h); its flags word is host order, written here for little-endian hosts.',
     ],
     dialects: [
@@ -312,7 +357,7 @@ export function buildVectors() {
       { name: 'cdn', id: 6, kind: 28, length: 7, family: 4, port: false, default: false },
       { name: 'cdn6', id: 7, kind: 28, length: 19, family: 6, port: false, default: false },
     ],
-    statuses: ['ok', 'absent', 'length', 'truncated', 'short', 'after_eol', 'multiple', 'version'],
+    statuses: ['ok', 'absent', 'length', 'truncated', 'short', 'after_eol', 'multiple', 'version', 'port', 'address'],
     parse: parseCases(),
     encode: encodeCases(),
     record: recordCases(),

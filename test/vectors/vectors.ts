@@ -16,7 +16,7 @@ export interface VectorDialect {
 
 export type VectorExpect =
   | { status: 'ok'; dialect: DialectName; family: 4 | 6; address: string; port: number }
-  | { status: 'absent' | 'length' | 'truncated' | 'short' | 'after_eol' | 'multiple' | 'version' };
+  | { status: 'absent' | 'length' | 'truncated' | 'short' | 'after_eol' | 'multiple' | 'version' | 'port' | 'address' };
 
 export interface ParseVector {
   name: string;

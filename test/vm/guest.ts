@@ -25,6 +25,8 @@ export interface GuestOptions {
   timeoutMs?: number;
   memoryMB?: number;
   cpus?: number;
+  /** Modules loaded at boot besides GUEST_MODULES (with their dependencies), e.g. ip_vs. */
+  extraModules?: string[];
   /** Live console lines (for debugging: TOA_VM_VERBOSE=1). */
   onConsole?: (line: string) => void;
 }
@@ -152,8 +154,8 @@ echo "TOA-VM-DONE rc=$rc"
 poweroff -f
 `;
 
-function initramfs(kernel: Kernel, env: Record<string, string>): Buffer {
-  const mods = resolveModules(kernel, GUEST_MODULES);
+function initramfs(kernel: Kernel, env: Record<string, string>, extraModules: string[] = []): Buffer {
+  const mods = resolveModules(kernel, [...GUEST_MODULES, ...extraModules]);
   const entries: CpioEntry[] = [
     ...['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'run', 'tmp'].map((name) => ({ name })),
     { name: 'bin/busybox', data: readFileSync(busyboxPath()), mode: 0o755 },
@@ -188,7 +190,7 @@ export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<Gues
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'guest.sh'), opts.script);
   const initrd = join(runDir, 'initrd.cpio');
-  writeFileSync(initrd, initramfs(kernel, { REPO: repoRoot, RESULTS: resultsDir }));
+  writeFileSync(initrd, initramfs(kernel, { REPO: repoRoot, RESULTS: resultsDir }, opts.extraModules));
 
   const accel = process.env.TOA_VM_ACCEL ?? 'tcg';
   const args = [

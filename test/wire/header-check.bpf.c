@@ -8,6 +8,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#define TOA_BPF_PARSER		/* the parser's map and step function (toa_wire.h) */
 #include "toa/toa_wire.h"
 #include "toa/toa_record.h"
 

@@ -89,7 +89,7 @@ static const char *const status_names[TOA_STATUS_MAX] = {
 	[TOA_OK] = "ok", [TOA_ABSENT] = "absent", [TOA_ERR_LENGTH] = "length",
 	[TOA_ERR_TRUNCATED] = "truncated", [TOA_ERR_SHORT] = "short",
 	[TOA_ERR_AFTER_EOL] = "after_eol", [TOA_ERR_MULTIPLE] = "multiple",
-	[TOA_ERR_VERSION] = "version",
+	[TOA_ERR_VERSION] = "version", [TOA_ERR_PORT] = "port", [TOA_ERR_ADDRESS] = "address",
 };
 
 static unsigned long lineno;

@@ -53,6 +53,32 @@ static int ref_classify(__u8 kind, __u8 len, __u32 accept)
 	return kind_accepted ? -TOA_ERR_LENGTH : 0;
 }
 
+/*
+ * Whether the address in the option at o (already known to be TOA) could be
+ * a client's, by DESIGN.md's list: not 0/8, 127/8, 224/4, 255.255.255.255,
+ * ::, ::1, ff00::/8, nor ::ffff: followed by a refused IPv4 address.
+ */
+static int ref_v4_ok(const __u8 *a)
+{
+	__u32 v = (__u32)a[0] << 24 | (__u32)a[1] << 16 | (__u32)a[2] << 8 | a[3];
+
+	return !(v >> 24 == 0 || v >> 24 == 127 || (v >= 0xe0000000u && v <= 0xefffffffu) || v == 0xffffffffu);
+}
+
+static int ref_address_ok(const __u8 *o)
+{
+	static const __u8 zero[16], mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const __u8 *a = o + (o[0] == 28 ? 3 : 4);
+
+	if (o[1] == 8 || o[1] == 7)
+		return ref_v4_ok(a);
+	if (!memcmp(a, mapped, 12))
+		return ref_v4_ok(a + 12);
+	if (a[0] == 0xff || (!memcmp(a, zero, 15) && a[15] < 2))
+		return 0;
+	return 1;
+}
+
 /* Returns the status; on TOA_OK, *at and *dialect say which option. */
 static int ref_parse(const __u8 *b, size_t len, __u32 accept, size_t *at, int *dialect)
 {
@@ -94,13 +120,15 @@ static int ref_parse(const __u8 *b, size_t len, __u32 accept, size_t *at, int *d
 	*dialect = found;
 	if ((found == TOA_D_CDN || found == TOA_D_CDN6) && b[*at + 2] != TOA_CDN_VERSION)
 		return TOA_ERR_VERSION;
-	return TOA_OK;
+	if (found != TOA_D_CDN && found != TOA_D_CDN6 && !b[*at + 2] && !b[*at + 3])
+		return TOA_ERR_PORT;
+	return ref_address_ok(b + *at) ? TOA_OK : TOA_ERR_ADDRESS;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct toa_addr out;
-	__u8 enc[TOA_LEN_V6 + 1];
+	__u8 enc[TOA_LEN_V6 + 1], addr[16];
 	__u32 accept, alen, i, n;
 	size_t len, at = 0;
 	int st, ref, refd = 0;
@@ -123,16 +151,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(out.dialect == refd);
 		CHECK(out.dialect > TOA_D_NONE && out.dialect < TOA_D_MAX);
 		CHECK(accept & TOA_BIT(out.dialect));
-		CHECK(out.family == toa_dialect_family(out.dialect));
-		CHECK(out.family == (toa_dialect_len(out.dialect) >= TOA_LEN_CDN6 ? TOA_FAMILY_V6 : TOA_FAMILY_V4));
-		alen = out.family == TOA_FAMILY_V6 ? 16 : 4;
-		for (i = alen; i < 16; i++)
+		alen = toa_dialect_family(out.dialect) == TOA_FAMILY_V6 ? 16 : 4;
+		CHECK(out.family == (alen == 4 || !memcmp(buf + at + buf[at + 1] - 16, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)
+				     ? TOA_FAMILY_V4 : TOA_FAMILY_V6));
+		for (i = out.family == TOA_FAMILY_V6 ? 16 : 4; i < 16; i++)
 			CHECK(out.addr[i] == 0);
 		if (out.dialect == TOA_D_CDN || out.dialect == TOA_D_CDN6)
 			CHECK(out.port == 0);
-		/* Re-encoding gives back exactly the option the parser took. */
+		else
+			CHECK(out.port != 0);
+		/* Re-encoding gives back exactly the option the parser took (a v4-mapped one mapped again). */
+		memcpy(addr, out.addr, 16);
+		if (alen == 16 && out.family == TOA_FAMILY_V4) {
+			memset(addr, 0, 16);
+			addr[10] = addr[11] = 0xff;
+			memcpy(addr + 12, out.addr, 4);
+		}
 		memset(enc, 0xee, sizeof(enc));
-		n = toa_encode(out.dialect, out.port, out.addr, enc);
+		n = toa_encode(out.dialect, out.port, addr, enc);
 		CHECK(n == buf[at + 1] && at + n <= len);
 		CHECK(!memcmp(enc, buf + at, n));
 		CHECK(enc[n] == 0xee || n == sizeof(enc));

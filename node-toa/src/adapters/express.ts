@@ -4,8 +4,7 @@
  * `trust proxy` setting with the real client as the first hop.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hasCode } from '../errors.js';
-import { apply } from '../install.js';
+import { applySafely } from '../install.js';
 import type { Reader } from '../reader.js';
 
 /** A Connect/Express middleware. */
@@ -14,10 +13,9 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?
 export function expressMiddleware(reader: Reader): Middleware {
   return function toa(req, _res, next) {
     try {
-      apply(reader, req);
+      applySafely(reader, req, 'express()');
     } catch (err) {
-      // The client left already: nothing to report, let the request finish.
-      if (!hasCode(err, 'TOA_ESOCKCLOSED')) return next(err);
+      return next(err); // strict mode only
     }
     next();
   };

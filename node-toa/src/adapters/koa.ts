@@ -1,7 +1,6 @@
 /** Koa middleware: ctx.ip and ctx.ips see the TOA client (Koa reads the socket lazily). */
 import type { IncomingMessage } from 'node:http';
-import { hasCode } from '../errors.js';
-import { apply } from '../install.js';
+import { applySafely } from '../install.js';
 import type { Reader } from '../reader.js';
 import type { Peer } from '../types.js';
 
@@ -17,9 +16,9 @@ export type KoaMiddleware = (ctx: KoaContextLike, next: () => Promise<unknown>) 
 export function koaMiddleware(reader: Reader): KoaMiddleware {
   return function toa(ctx, next) {
     try {
-      ctx.state.toa = apply(reader, ctx.req) satisfies Peer;
+      ctx.state.toa = applySafely(reader, ctx.req, 'koa()') satisfies Peer | null;
     } catch (err) {
-      if (!hasCode(err, 'TOA_ESOCKCLOSED')) return Promise.reject(err);
+      return Promise.reject(err); // strict mode only
     }
     return next();
   };

@@ -13,11 +13,9 @@ export const FOUND_SOCKOPT = 0x200;
 /** lookup() result with no record: neither a map is pinned nor toa.ko loaded. */
 export const NO_SOURCE = 0x400;
 
-export interface Backend {
-  readonly name: BackendName;
-  /** Where the records map is pinned; a change drops the cached map. */
-  setMapPath(path: string): void;
-  /** Forgets the cached map fd. */
+/** One reader of the records map pinned at a path: its own map fd, never shared. */
+export interface MapReader {
+  /** Forgets the map fd (the next lookup opens the pin again). */
   reset(): void;
   /**
    * Copies fd's record into out (RECORD_SIZE bytes). Returns 0 when the socket
@@ -25,6 +23,12 @@ export interface Backend {
    * socket's when known (saves a syscall), else FOUND_* | the socket's family. Throws { code, syscall, errno }.
    */
   lookup(fd: number, out: Uint8Array, family?: number): number;
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** A reader of the records map pinned at mapPath. */
+  open(mapPath: string): MapReader;
   /** getpeername(2) of fd. */
   getpeername(fd: number): SocketAddress;
 }
@@ -36,7 +40,7 @@ export function packageRoot(): string {
   if (root) return root;
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'toa') return (root = dir);
-    if (dirname(dir) === dir) throw new Error(`toa: cannot find the package folder above ${__dirname}`);
+    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'node-toa') return (root = dir);
+    if (dirname(dir) === dir) throw new Error(`node-toa: cannot find the package folder above ${__dirname}`);
   }
 }

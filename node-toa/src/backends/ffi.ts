@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs';
 import { formatIPv4, formatIPv6 } from '../wire.js';
 import type { SocketAddress } from '../types.js';
-import { FOUND_BPF, FOUND_SOCKOPT, NO_SOURCE, RECORD_SIZE, TOA_SO_RECORD, type Backend } from './backend.js';
+import { FOUND_BPF, FOUND_SOCKOPT, NO_SOURCE, RECORD_SIZE, TOA_SO_RECORD, type Backend, type MapReader } from './backend.js';
 
 type Ffi = typeof import('ffi-rs');
 interface Errno<T> { value: T; errnoCode: number; errnoMessage: string }
@@ -53,14 +53,25 @@ function fdCode(errno: number): string | undefined {
   return undefined;
 }
 
+/** The C library's file name: glibc's, or musl's (Alpine) where Node runs on musl. */
+function libcPath(): string {
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  if (header?.glibcVersionRuntime) return 'libc.so.6';
+  return `libc.musl-${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}.so.1`;
+}
+
+// How often a miss may check that the pin still names the open map.
+const PIN_CHECK_MS = 1000;
+
 /** Loads ffi-rs and libc. Throws if either is missing or the architecture is unknown. */
 export function loadFfi(): { backend: Backend; from: string } {
+  if (process.platform !== 'linux') throw new Error(`TOA records exist on Linux only, not on ${process.platform}`);
   const nr = SYS_BPF[process.arch];
   if (nr === undefined) throw new Error(`no bpf syscall number known for ${process.arch}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ffi = require('ffi-rs') as Ffi;
   const { DataType: T } = ffi;
-  ffi.open({ library: 'libc', path: 'libc.so.6' });
+  ffi.open({ library: 'libc', path: libcPath() });
   const libc = ffi.define({
     malloc: { library: 'libc', retType: T.External, paramsType: [T.I64] },
     memcpy: { library: 'libc', retType: T.I64, paramsType: [T.External, T.External, T.I64] },
@@ -81,53 +92,113 @@ export function loadFfi(): { backend: Backend; from: string } {
   const getpeername = libc.getpeername as (v: unknown[]) => Errno<number>;
   const bpf = (cmd: number, size: number) => syscall([nr, cmd, base + ATTR, size]);
 
-  let mapPath = '';
-  let mapFd = -1;
-  let mapIno = -1n;
-  let mapDev = -1n;
+  // The reader whose path is in the scratch block (readers share the block; JS is single-threaded).
+  let pathOwner: object | undefined;
+  // A collected reader's map fd is closed, not leaked.
+  const fds = new FinalizationRegistry<{ fd: number }>((held) => {
+    if (held.fd >= 0) libc.close([held.fd]);
+  });
 
-  function pinUnchanged(): boolean {
-    const st = statSync(mapPath, { bigint: true, throwIfNoEntry: false });
-    return st !== undefined && st.ino === mapIno && st.dev === mapDev;
-  }
+  /** Per-reader state: its own map fd. */
+  class Reader implements MapReader {
+    private readonly held = { fd: -1 };
+    private ino = -1n;
+    private dev = -1n;
+    private checked = 0;
+    private readonly bytes: Buffer;
 
-  function reset() {
-    if (mapFd >= 0) libc.close([mapFd]);
-    mapFd = -1;
-  }
-
-  // 1 open, 0 nothing pinned, throws on error (as the native addon does).
-  function openMap(): number {
-    if (!mapPath) return 0;
-    mem.fill(0, ATTR, ATTR + 32);
-    mem.writeBigUInt64LE(BigInt(base + PATH), ATTR); // pathname
-    mem.writeUInt32LE(BPF_F_RDONLY, ATTR + 12); // file_flags
-    const r = bpf(BPF_OBJ_GET, 16);
-    if (r.value < 0) {
-      if (r.errnoCode === E.ENOENT || r.errnoCode === E.ENOTDIR) return 0;
-      const code = r.errnoCode === E.EPERM || r.errnoCode === E.EACCES ? 'TOA_EPERM' : 'TOA_EMAP';
-      throw sysError(code, 'bpf(BPF_OBJ_GET)', r.errnoCode, r.errnoMessage);
+    constructor(private readonly mapPath: string) {
+      fds.register(this, this.held);
+      this.bytes = Buffer.from(mapPath, 'utf8');
+      if (this.bytes.includes(0) || this.bytes.length >= SCRATCH - PATH) {
+        throw Object.assign(new TypeError('open(path): path is too long or contains a NUL byte'), { code: 'TOA_EINVAL' });
+      }
     }
-    const fd = r.value;
-    mem.fill(0, ATTR, ATTR + 32);
-    mem.fill(0, INFO, INFO + INFO_LEN);
-    mem.writeUInt32LE(fd, ATTR); // info.bpf_fd
-    mem.writeUInt32LE(INFO_LEN, ATTR + 4); // info.info_len
-    mem.writeBigUInt64LE(BigInt(base + INFO), ATTR + 8); // info.info
-    const ri = bpf(BPF_OBJ_GET_INFO_BY_FD, 16);
-    const type = mem.readUInt32LE(INFO);
-    const keySize = mem.readUInt32LE(INFO + 8);
-    const valueSize = mem.readUInt32LE(INFO + 12);
-    if (ri.value < 0 || type !== BPF_MAP_TYPE_SK_STORAGE || keySize !== 4 || valueSize !== RECORD_SIZE) {
-      libc.close([fd]);
-      const errno = ri.value < 0 ? ri.errnoCode : 22;
-      throw sysError('TOA_EMAP', 'bpf(BPF_OBJ_GET_INFO_BY_FD)', errno, ri.value < 0 ? ri.errnoMessage : 'Invalid argument');
+
+    reset() {
+      if (this.held.fd >= 0) libc.close([this.held.fd]);
+      this.held.fd = -1;
     }
-    const st = statSync(mapPath, { bigint: true, throwIfNoEntry: false });
-    mapIno = st?.ino ?? -1n;
-    mapDev = st?.dev ?? -1n;
-    mapFd = fd;
-    return 1;
+
+    // 1 open, 0 nothing pinned, throws on error (as the native addon does).
+    private openMap(): number {
+      if (!this.mapPath) return 0;
+      if (pathOwner !== this) {
+        this.bytes.copy(mem, PATH);
+        mem[PATH + this.bytes.length] = 0;
+        pathOwner = this;
+      }
+      mem.fill(0, ATTR, ATTR + 32);
+      mem.writeBigUInt64LE(BigInt(base + PATH), ATTR); // pathname
+      mem.writeUInt32LE(BPF_F_RDONLY, ATTR + 12); // file_flags
+      const r = bpf(BPF_OBJ_GET, 16);
+      if (r.value < 0) {
+        if (r.errnoCode === E.ENOENT || r.errnoCode === E.ENOTDIR) return 0;
+        const code = r.errnoCode === E.EPERM || r.errnoCode === E.EACCES ? 'TOA_EPERM' : 'TOA_EMAP';
+        throw sysError(code, 'bpf(BPF_OBJ_GET)', r.errnoCode, r.errnoMessage);
+      }
+      const fd = r.value;
+      mem.fill(0, ATTR, ATTR + 32);
+      mem.fill(0, INFO, INFO + INFO_LEN);
+      mem.writeUInt32LE(fd, ATTR); // info.bpf_fd
+      mem.writeUInt32LE(INFO_LEN, ATTR + 4); // info.info_len
+      mem.writeBigUInt64LE(BigInt(base + INFO), ATTR + 8); // info.info
+      const ri = bpf(BPF_OBJ_GET_INFO_BY_FD, 16);
+      const type = mem.readUInt32LE(INFO);
+      const keySize = mem.readUInt32LE(INFO + 8);
+      const valueSize = mem.readUInt32LE(INFO + 12);
+      if (ri.value < 0 || type !== BPF_MAP_TYPE_SK_STORAGE || keySize !== 4 || valueSize !== RECORD_SIZE) {
+        libc.close([fd]);
+        const errno = ri.value < 0 ? ri.errnoCode : 22;
+        throw sysError('TOA_EMAP', 'bpf(BPF_OBJ_GET_INFO_BY_FD)', errno, ri.value < 0 ? ri.errnoMessage : 'Invalid argument');
+      }
+      const st = statSync(this.mapPath, { bigint: true, throwIfNoEntry: false });
+      this.ino = st?.ino ?? -1n;
+      this.dev = st?.dev ?? -1n;
+      this.checked = Date.now();
+      this.held.fd = fd;
+      return 1;
+    }
+
+    private pinUnchanged(): boolean {
+      const st = statSync(this.mapPath, { bigint: true, throwIfNoEntry: false });
+      return st !== undefined && st.ino === this.ino && st.dev === this.dev;
+    }
+
+    lookup(fd: number, out: Uint8Array, hint = 0): number {
+      if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+        throw Object.assign(new TypeError('lookup(fd, out): fd must be an integer >= 0'), { code: 'TOA_EINVAL' });
+      }
+      if (!(out instanceof Uint8Array) || out.byteLength < RECORD_SIZE) {
+        throw Object.assign(new TypeError('lookup(fd, out): out must be a Uint8Array of 44 bytes'), { code: 'TOA_EINVAL' });
+      }
+      if (hint !== 0 && hint !== 4 && hint !== 6) {
+        throw Object.assign(new TypeError('lookup(fd, out, family): family must be 0, 4 or 6'), { code: 'TOA_EINVAL' });
+      }
+      for (let round = 0; round < 2; round++) {
+        if (this.held.fd < 0 && this.openMap() === 0) return sockoptRecord(fd, out, hint);
+        mem.fill(0, ATTR, ATTR + 32);
+        mem.writeUInt32LE(this.held.fd, ATTR); // map_fd
+        mem.writeInt32LE(fd, KEY);
+        mem.writeBigUInt64LE(BigInt(base + KEY), ATTR + 8); // key
+        mem.writeBigUInt64LE(BigInt(base + REC), ATTR + 16); // value
+        const r = bpf(BPF_MAP_LOOKUP_ELEM, 32);
+        if (r.value === 0) {
+          const fam = hint || family(fd);
+          mem.copy(out, 0, REC, REC + RECORD_SIZE);
+          return FOUND_BPF | fam;
+        }
+        if (r.errnoCode !== E.ENOENT) {
+          throw sysError(fdCode(r.errnoCode) ?? 'TOA_ELOOKUP', 'bpf(BPF_MAP_LOOKUP_ELEM)', r.errnoCode, r.errnoMessage);
+        }
+        const now = Date.now();
+        if (now - this.checked < PIN_CHECK_MS) return 0;
+        this.checked = now;
+        if (this.pinUnchanged()) return 0;
+        this.reset();
+      }
+      return 0;
+    }
   }
 
   function family(fd: number): number {
@@ -153,53 +224,9 @@ export function loadFfi(): { backend: Backend; from: string } {
     throw sysError(fdCode(r.errnoCode) ?? 'TOA_ESYSCALL', 'getsockopt(TOA_SO_RECORD)', r.errnoCode, r.errnoMessage);
   }
 
-  function lookup(fd: number, out: Uint8Array, hint = 0): number {
-    if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-      throw Object.assign(new TypeError('lookup(fd, out): fd must be an integer >= 0'), { code: 'TOA_EINVAL' });
-    }
-    if (!(out instanceof Uint8Array) || out.byteLength < RECORD_SIZE) {
-      throw Object.assign(new TypeError('lookup(fd, out): out must be a Uint8Array of 44 bytes'), { code: 'TOA_EINVAL' });
-    }
-    if (hint !== 0 && hint !== 4 && hint !== 6) {
-      throw Object.assign(new TypeError('lookup(fd, out, family): family must be 0, 4 or 6'), { code: 'TOA_EINVAL' });
-    }
-    for (let round = 0; round < 2; round++) {
-      if (mapFd < 0 && openMap() === 0) return sockoptRecord(fd, out, hint);
-      mem.fill(0, ATTR, ATTR + 32);
-      mem.writeUInt32LE(mapFd, ATTR); // map_fd
-      mem.writeInt32LE(fd, KEY);
-      mem.writeBigUInt64LE(BigInt(base + KEY), ATTR + 8); // key
-      mem.writeBigUInt64LE(BigInt(base + REC), ATTR + 16); // value
-      const r = bpf(BPF_MAP_LOOKUP_ELEM, 32);
-      if (r.value === 0) {
-        const fam = hint || family(fd);
-        mem.copy(out, 0, REC, REC + RECORD_SIZE);
-        return FOUND_BPF | fam;
-      }
-      if (r.errnoCode !== E.ENOENT) {
-        throw sysError(fdCode(r.errnoCode) ?? 'TOA_ESYSCALL', 'bpf(BPF_MAP_LOOKUP_ELEM)', r.errnoCode, r.errnoMessage);
-      }
-      if (pinUnchanged()) return 0;
-      reset();
-    }
-    return 0;
-  }
-
   const backend: Backend = {
     name: 'ffi',
-    setMapPath(path: string) {
-      if (path === mapPath) return;
-      const bytes = Buffer.from(path, 'utf8');
-      if (bytes.includes(0) || bytes.length >= SCRATCH - PATH) {
-        throw Object.assign(new TypeError('setMapPath(path): path is too long or contains a NUL byte'), { code: 'TOA_EINVAL' });
-      }
-      reset();
-      mapPath = path;
-      bytes.copy(mem, PATH);
-      mem[PATH + bytes.length] = 0;
-    },
-    reset,
-    lookup,
+    open: (mapPath) => new Reader(mapPath),
     getpeername(fd: number): SocketAddress {
       if (!Number.isInteger(fd) || fd < 0) {
         throw Object.assign(new TypeError('getpeername(fd): fd must be an integer >= 0'), { code: 'TOA_EINVAL' });

@@ -1,11 +1,9 @@
-/** The native addon (node-addon-api): raw bpf(2) and getsockopt, ~1 µs a lookup. */
+/** The native addon (C, Node-API): raw bpf(2) and getsockopt, ~1 µs a lookup; one map fd per reader. */
 import type { SocketAddress } from '../types.js';
-import { packageRoot, type Backend } from './backend.js';
+import { packageRoot, type Backend, type MapReader } from './backend.js';
 
 interface Addon {
-  setMapPath(path: string): void;
-  reset(): void;
-  lookup(fd: number, out: Uint8Array, family?: number): number;
+  MapReader: new (path: string) => MapReader;
   getpeername(fd: number): SocketAddress;
 }
 
@@ -16,17 +14,9 @@ export function loadNative(): { backend: Backend; from: string } {
   const dir = packageRoot();
   const from = gypBuild.resolve(dir);
   const addon = gypBuild(dir);
-  let path: string | undefined;
   const backend: Backend = {
     name: 'native',
-    // Readers set their path before each lookup; crossing into C++ only on a change.
-    setMapPath(p) {
-      if (p === path) return;
-      addon.setMapPath(p);
-      path = p;
-    },
-    reset: () => addon.reset(),
-    lookup: addon.lookup,
+    open: (mapPath) => new addon.MapReader(mapPath),
     getpeername: addon.getpeername,
   };
   return { backend, from };

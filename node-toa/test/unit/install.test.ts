@@ -119,7 +119,13 @@ describe.skipIf(noBpf)(`with records${noBpf ? ` (skipped: ${noBpf})` : ''}`, () 
   test('one lookup per connection, however many requests', async () => {
     const native = loadNative().backend;
     let lookups = 0;
-    const counting = { ...native, lookup: (f: number, out: Uint8Array) => (lookups++, native.lookup(f, out)) };
+    const counting = {
+      ...native,
+      open(path: string) {
+        const m = native.open(path);
+        return { reset: () => m.reset(), lookup: (f: number, out: Uint8Array, fam?: number) => (lookups++, m.lookup(f, out, fam)) };
+      },
+    };
     const reader = new Reader({ backend: counting, info: { name: 'native', reason: 'test' }, pinDir: map.pinDir, strict: true });
     const server = http.createServer((req, res) => res.end(JSON.stringify(reader.peer(req))));
     install(reader, server);

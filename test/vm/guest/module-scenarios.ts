@@ -210,6 +210,9 @@ async function main(): Promise<void> {
         ['err_short', 'fe01', 'length < 2'],
         ['err_after_eol', '00000001', 'data after End of Option List'],
         ['err_multiple', v4opt + v4opt, 'two TOA options'],
+        ['err_port', 'fe080000c633640a', 'port 0'],
+        ['err_address', 'fe0800507f000001', 'an address no client can have (127.0.0.1)'],
+        ['err_address', 'fe140050' + '00000000000000000000ffff7f000001', '::ffff:127.0.0.1'],
       ];
       const seen: Detail = {};
       for (const [counter, hex, what] of cases) {

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
-import { create } from 'toa';
+import { create } from 'node-toa';
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string', default: '::' } } });
 const toa = create();

@@ -1,0 +1,15 @@
+#!/bin/sh
+# FullNAT with stock IPVS and keepalived, TOA written by toa-bpf.
+#   CLIENT_DEV=eth0 ./director.sh [keepalived options...]
+# The LIPs (192.0.2.1-4, 2001:db8:200::1-4) must be addresses of the director
+# on the real servers' link; the real servers trust 192.0.2.0/29 and 2001:db8:200::/125.
+set -eu
+here=$(dirname "$0")
+dev=${CLIENT_DEV:-eth0}
+
+# IPVS hands its connections to conntrack, so the SNAT below applies to them.
+sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.vs.conntrack=1
+nft -f "$here/lip-snat.nft"
+# The writer sees client -> VIP before IPVS (tc ingress) and VIP -> client after it (tc egress).
+toa-bpf director attach --dev "$dev" --vip 198.51.100.100:80 --vip '[2001:db8:100::100]:80'
+exec keepalived --use-file "$here/keepalived.conf" "$@"
