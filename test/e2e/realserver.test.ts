@@ -4,10 +4,11 @@
  * wire by toa-craft (test/tools), as the director would write it, or forged
  * by the stranger. Runs on the host kernel; the VM harness runs it on 6.1.
  */
-import { readdirSync, existsSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, statSync, unlinkSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createLab, labUnavailable, REPO_ROOT, run, type Lab } from '../lab/index.js';
+import { ADDR, APP_START_MS, createLab, labUnavailable, REPO_ROOT, run, type Lab } from '../lab/index.js';
 import { craft, ensureCraft, randomPort, toaHex, TOOLS, type CraftOptions } from '../tools/craft.js';
 
 const why = labUnavailable();
@@ -273,7 +274,7 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
         'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
         process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/lab/servers/toa-peer.ts'), '--port', String(port),
       ], { cgroup: true });
-      await app.waitFor(/^listening /m);
+      await app.waitFor(/^listening /m, APP_START_MS);
       const sport = randomPort();
       const r = await craft(lab, 'client', ADDR.vip4, port, { sport, ackOpts: toaHex('v4', ADDR.client4, sport) });
       await app.stop();
@@ -294,6 +295,16 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     expect(statSync(lab.pinDir).mode & 0o777).toBe(0o710);
     expect(readdirSync(lab.pinDir)).toContain('realserver');
     expect(statSync(join(lab.pinDir, 'realserver')).mode & 0o777).toBe(0o700);
+    // Before Linux 5.19, kernel.unprivileged_bpf_disabled refuses every bpf() call without CAP_BPF: attach says so.
+    const [major, minor] = release().split('.').map(Number);
+    const unprivOff = readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim() !== '0';
+    if ((major < 5 || (major === 5 && minor < 19)) && unprivOff) {
+      expect(granted.stderr).toMatch(/apps of group nogroup also need CAP_BPF to read records/);
+      expect((await asNobody(9101)).body.error).toBe('TOA_EPERM');
+      await lab.attachRealserver();
+      return;
+    }
+    expect(granted.stderr).not.toMatch(/CAP_BPF/);
     const ok = await asNobody(9101);
     expect(ok.body.peer).toEqual({
       address: `::ffff:${ADDR.client4}`, port: ok.sport, family: 4, via: 'toa',

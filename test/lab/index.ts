@@ -26,6 +26,8 @@ export { Proc, run, runOk } from './run.js';
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 export const TOA_BPF = join(REPO_ROOT, 'bpf/build/toa-bpf');
 export const TSX = join(REPO_ROOT, 'node_modules/.bin/tsx');
+/** How long a Node app may take to start listening: minutes in an emulated (TCG) VM guest on a busy host. */
+export const APP_START_MS = process.env.TOA_VM ? 180_000 : 20_000;
 const BPFFS = '/sys/fs/bpf';
 
 /** One request made by the lab's HTTP client. */
@@ -320,7 +322,7 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}}
       [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/lab/servers/peer-echo.ts'), '--host', opts.host ?? '::', '--port', String(opts.port ?? 80)],
       { cgroup: true, env: opts.env },
     );
-    await p.waitFor(/^listening /m, opts.timeoutMs);
+    await p.waitFor(/^listening /m, opts.timeoutMs ?? APP_START_MS);
     return p;
   }
 
