@@ -280,13 +280,13 @@ export class Lab {
    * Starts test/lab/servers/peer-echo.ts on the real server (in the lab's
    * cgroup): an HTTP server answering each request with what its socket reports.
    */
-  async startPeerEcho(opts: { host?: string; port?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Proc> {
+  async startPeerEcho(opts: { host?: string; port?: number; env?: NodeJS.ProcessEnv; waitMs?: number } = {}): Promise<Proc> {
     const p = this.spawn(
       'realserver',
       [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/lab/servers/peer-echo.ts'), '--host', opts.host ?? '::', '--port', String(opts.port ?? 80)],
       { cgroup: true, env: opts.env },
     );
-    await p.waitFor(/^listening /m);
+    await p.waitFor(/^listening /m, opts.waitMs);
     return p;
   }
 
