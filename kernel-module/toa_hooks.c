@@ -152,6 +152,7 @@ void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_
 	struct sock *sk;
 	struct toa_entry *e;
 	struct toa_addr a;
+	u32 delta;
 	int st;
 
 	if (estab != 1 || likely(!atomic_read(&toa_nlooking)))
@@ -162,8 +163,16 @@ void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_
 	/* Under the socket's lock: segments of one socket never race here. */
 	if (!e || READ_ONCE(e->state) != TOA_S_LOOKING)
 		goto out;
-	/* Only the first scan_segments segments after the handshake (segs_in counts them all, fast path too). */
-	if (tcp_sk(sk)->segs_in - e->segs_in > toa_cfg.scan_segments) {
+	/*
+	 * The handshake's own segment comes here too (tcp_rcv_state_process()
+	 * parses it after tcp_child_process()): it was read already. Then only
+	 * the first scan_segments segments (segs_in counts them all, the fast
+	 * path's too).
+	 */
+	delta = tcp_sk(sk)->segs_in - e->segs_in;
+	if (!delta)
+		goto out;
+	if (delta > toa_cfg.scan_segments) {
 		WRITE_ONCE(e->state, TOA_S_DONE);
 		atomic_dec(&toa_nlooking);
 		toa_count(TOA_C_ABSENT);
