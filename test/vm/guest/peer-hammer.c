@@ -12,6 +12,11 @@
  * "wrong" counts answers that were neither: another connection's client.
  *   peer-hammer -s -p PORT -L LIP_ADDR     (prints "listening", then "accepted N" per connection)
  *
+ * Answer (in the real server, for the short connections): speaks first on
+ * each connection with what it sees, then closes:
+ *   {"remoteAddress":"addr","remotePort":N,"record":"hex of toa.ko's record"|null}
+ *   peer-hammer -a -p PORT
+ *
  * Client: opens COUNT connections to ADDR:PORT, sends one line on each, and
  * prints for each "local ADDR PORT got LINE" once the server answers.
  *   peer-hammer -c ADDR -p PORT -n COUNT
@@ -25,6 +30,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <toa/toa_record.h>
 
 static volatile sig_atomic_t stop;
 static struct in6_addr lip;
@@ -72,15 +79,49 @@ static void *hammer(void *arg)
 	return NULL;
 }
 
+/* One short connection: what getpeername() and toa.ko's record say, then close. */
+static void *answer(void *arg)
+{
+	int c = (int)(long)arg;
+	struct sockaddr_in6 peer;
+	struct toa_record rec;
+	socklen_t len = sizeof(peer), rlen = sizeof(rec);
+	char text[INET6_ADDRSTRLEN], hex[2 * sizeof(rec) + 3] = "null", line[384];
+	size_t i;
+
+	if (getpeername(c, (struct sockaddr *)&peer, &len)) {
+		close(c);
+		return NULL;
+	}
+	if (!getsockopt(c, SOL_IPV6, TOA_SO_RECORD, &rec, &rlen)) {
+		hex[0] = '"';
+		for (i = 0; i < sizeof(rec); i++)
+			sprintf(hex + 1 + 2 * i, "%02x", ((unsigned char *)&rec)[i]);
+		strcat(hex, "\"");
+	}
+	inet_ntop(AF_INET6, &peer.sin6_addr, text, sizeof(text));
+	snprintf(line, sizeof(line), "{\"remoteAddress\":\"%s\",\"remotePort\":%u,\"record\":%s}\n", text,
+		 ntohs(peer.sin6_port), hex);
+	if (write(c, line, strlen(line)) < 0)
+		perror("peer-hammer: write");
+	close(c);
+	return NULL;
+}
+
 static int server(int port, const char *lip_text)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
 	int one = 1, zero = 0, fd, c, n = 0;
+	/* Thousands of short connections at once: a small stack per thread. */
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 << 10);
 	char mapped[64];
 	pthread_t t;
 
 	snprintf(mapped, sizeof(mapped), strchr(lip_text, ':') ? "%s" : "::ffff:%s", lip_text);
-	if (inet_pton(AF_INET6, mapped, &lip) != 1) {
+	if (*lip_text && inet_pton(AF_INET6, mapped, &lip) != 1) {
 		fprintf(stderr, "peer-hammer: -L %s is not an address\n", lip_text);
 		return 2;
 	}
@@ -88,7 +129,7 @@ static int server(int port, const char *lip_text)
 	fd = socket(AF_INET6, SOCK_STREAM, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
-	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 128)) {
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1024)) {
 		perror("peer-hammer: listen");
 		return 1;
 	}
@@ -100,13 +141,13 @@ static int server(int port, const char *lip_text)
 			perror("peer-hammer: accept");
 			return 1;
 		}
-		if (pthread_create(&t, NULL, hammer, (void *)(long)c)) {
+		if (pthread_create(&t, &attr, *lip_text ? hammer : answer, (void *)(long)c)) {
 			perror("peer-hammer: thread");
 			return 1;
 		}
 		pthread_detach(t);
-		printf("accepted %d\n", ++n);
-		fflush(stdout);
+		if (*lip_text)
+			printf("accepted %d\n", ++n);
 	}
 }
 
@@ -154,9 +195,10 @@ int main(int argc, char **argv)
 	const char *addr = NULL, *lip_text = NULL;
 	int ch, port = 0, count = 1, srv = 0;
 
-	while ((ch = getopt(argc, argv, "sc:p:n:L:")) != -1) {
+	while ((ch = getopt(argc, argv, "sac:p:n:L:")) != -1) {
 		switch (ch) {
 		case 's': srv = 1; break;
+		case 'a': srv = 1; lip_text = ""; break;
 		case 'c': addr = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'n': count = atoi(optarg); break;
@@ -169,6 +211,6 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	return srv ? server(port, lip_text) : client(addr, port, count);
 usage:
-	fprintf(stderr, "usage: peer-hammer -s -p PORT -L LIP | peer-hammer -c ADDR -p PORT [-n COUNT]\n");
+	fprintf(stderr, "usage: peer-hammer -s -p PORT -L LIP | peer-hammer -a -p PORT | peer-hammer -c ADDR -p PORT [-n COUNT]\n");
 	return 2;
 }
