@@ -119,7 +119,8 @@ void toa_on_child(struct sock *child, const struct sk_buff *skb)
 	}
 	e->sk = child;
 	e->local_port = ntohs(tcp_hdr(skb)->dest);
-	e->segs_in = tcp_sk(child)->segs_in;
+	/* tcp_child_process() counts the handshake segment right after this entry, as tcp_segs_in() does. */
+	e->segs_in = tcp_sk(child)->segs_in + max_t(u16, 1, skb_shinfo(skb)->gso_segs);
 	e->rec.version = TOA_RECORD_VERSION;
 	e->rec.peer_family = family;
 	e->rec.peer_port = tcp_hdr(skb)->source;
@@ -165,9 +166,9 @@ void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_
 		goto out;
 	/*
 	 * The handshake's own segment comes here too (tcp_rcv_state_process()
-	 * parses it after tcp_child_process()): it was read already. Then only
-	 * the first scan_segments segments (segs_in counts them all, the fast
-	 * path's too).
+	 * parses it in tcp_child_process()), at delta 0: it was read already.
+	 * Then only the first scan_segments segments (segs_in counts them all,
+	 * the fast path's too).
 	 */
 	delta = tcp_sk(sk)->segs_in - e->segs_in;
 	if (!delta)

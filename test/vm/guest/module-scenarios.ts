@@ -39,8 +39,12 @@ function save(): void {
   writeFileSync(join(RESULTS, 'module.json'), JSON.stringify(results, null, 1));
 }
 
+/** TOA_VM_ONLY=REGEX runs only the scenarios it matches (a developer's shortcut; the host test then reports the rest as not run). */
+const ONLY = process.env.TOA_VM_ONLY ? new RegExp(process.env.TOA_VM_ONLY) : null;
+
 async function scenario(name: string, fn: () => Promise<Detail | void>): Promise<void> {
   if (!MODULE_SCENARIOS.includes(name)) throw new Error(`scenario "${name}" is missing from names.ts`);
+  if (ONLY && !ONLY.test(name)) return;
   const t0 = Date.now();
   process.stdout.write(`--- ${name}\n`);
   try {
