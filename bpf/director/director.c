@@ -562,6 +562,19 @@ static int cmd_detach(const struct toa_global *g)
 	return ret;
 }
 
+/* VIP:port entries in the vips map (each VIP's address has an entry of its own, under port 0). */
+static unsigned int count_vip_ports(int vfd)
+{
+	struct director_vip k, *prev = NULL;
+	unsigned int n = 0, seen = 0;
+
+	while (seen++ < 2 * DIRECTOR_VIPS_MAX && !bpf_map_get_next_key(vfd, prev, &k)) {
+		prev = &k;
+		n += k.port != 0;
+	}
+	return n;
+}
+
 static int cmd_status(const struct toa_global *g)
 {
 	struct director_info info = {};
@@ -622,7 +635,7 @@ static int cmd_status(const struct toa_global *g)
 	if (env.opts.prometheus) {
 		struct toa_prom_status ps = { "director", true, counter_names, sums, DC_MAX };
 		struct toa_prom_director pd = { info.dev, tc_hook_name(info.hook), in_ing, in_eg,
-						toa_map_count(vfd, DIRECTOR_VIPS_MAX), used, info.flows_max };
+						count_vip_ports(vfd), used, info.flows_max };
 
 		toa_prom_director(&ps, &pd);
 		ret = 0;
