@@ -941,6 +941,13 @@ int toa_ingress(struct __sk_buff *skb)
 	if (!s.th.syn && s.th.ack)
 		f = bpf_map_lookup_elem(&flows, &k);
 	if (!f && !is_vip(s.family, s.daddr, s.th.dest)) {
+		/*
+		 * Another port of a VIP address gets no TOA but is stripped all the
+		 * same: the engine may forward ports the writer was not told of
+		 * (DNAT by address, IPVS port 0 or fwmark services).
+		 */
+		if (is_vip_addr(s.family, s.daddr))
+			fix_options(skb, &s, true, 0);
 		toa_count(DC_NOT_VIP);
 		return TC_PASS;
 	}

@@ -12,7 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <net/if_arp.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -312,6 +315,29 @@ static void restore_old(const struct director_info *old, const int old_progs[2],
 		fprintf(stderr, PROG ": the attachment before this one is left as it was\n");
 }
 
+/*
+ * The programs read an Ethernet header before IP. On a device without one
+ * (a tunnel, tun, WireGuard) they would parse nothing and strip nothing:
+ * a client's own TOA would pass. Such a device is refused, not served.
+ */
+static int check_ethernet(const char *dev)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return 0;	/* cannot tell; the ioctl below is only a guard */
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	if (!ioctl(fd, SIOCGIFHWADDR, &ifr) && ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+		fprintf(stderr, PROG ": '%s' is not an Ethernet device (link type %u): the writer reads "
+			"Ethernet frames only; attach it where the clients' Ethernet frames arrive\n",
+			dev, ifr.ifr_hwaddr.sa_family);
+		err = -EINVAL;
+	}
+	close(fd);
+	return err;
+}
+
 static int cmd_attach(const struct toa_global *g)
 {
 	struct director_info old = {}, info = {};
@@ -327,6 +353,8 @@ static int cmd_attach(const struct toa_global *g)
 		fprintf(stderr, PROG ": no interface '%s' in this network namespace: %s\n", env.dev, strerror(errno));
 		return 1;
 	}
+	if (check_ethernet(env.dev))
+		return 1;
 	err = toa_prepare_pin_dir(g, true);
 	if (err)
 		return 1;

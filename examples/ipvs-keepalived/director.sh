@@ -10,6 +10,18 @@ dev=${CLIENT_DEV:-eth0}
 # IPVS hands its connections to conntrack, so the SNAT below applies to them.
 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.vs.conntrack=1
 nft -f "$here/lip-snat.nft"
+# IPVS takes VIP packets from any device; the writer strips client-made TOA only on $dev.
+nft -f - <<EOF
+table inet toa_vip_guard {}
+delete table inet toa_vip_guard
+table inet toa_vip_guard {
+    chain pre {
+        type filter hook prerouting priority raw;
+        iifname != "$dev" ip daddr 198.51.100.100 drop
+        iifname != "$dev" ip6 daddr 2001:db8:100::100 drop
+    }
+}
+EOF
 # The writer sees client -> VIP before IPVS (tc ingress) and VIP -> client after it (tc egress).
 toa-bpf director attach --dev "$dev" --vip 198.51.100.100:80 --vip '[2001:db8:100::100]:80'
 exec keepalived --use-file "$here/keepalived.conf" "$@"

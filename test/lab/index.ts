@@ -176,12 +176,13 @@ export class Lab {
   async setNat(mode: NatMode): Promise<void> {
     const lips4 = this.lipPool ? `${LIP_POOL.v4[0]}-${LIP_POOL.v4.at(-1)}` : ADDR.lip4;
     const lips6 = this.lipPool ? `${LIP_POOL.v6[0]}-${LIP_POOL.v6.at(-1)}` : ADDR.lip6;
+    // Only what entered on the writer's device is forwarded: VIP traffic from any other side would skip its strip.
     // Connections IPVS forwards carry no dnat status in conntrack: snat mode matches the real server alone.
     const dnatted = mode === 'snat' ? '' : 'ct status dnat ';
     const pre = `  chain pre {
     type nat hook prerouting priority dstnat;
-    ip daddr ${ADDR.vip4} meta l4proto tcp dnat ip to ${ADDR.rs4}
-    ip6 daddr ${ADDR.vip6} meta l4proto tcp dnat ip6 to ${ADDR.rs6}
+    iifname "cli0" ip daddr ${ADDR.vip4} meta l4proto tcp dnat ip to ${ADDR.rs4}
+    iifname "cli0" ip6 daddr ${ADDR.vip6} meta l4proto tcp dnat ip6 to ${ADDR.rs6}
   }
 `;
     const post = `  chain post {
