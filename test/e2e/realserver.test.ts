@@ -283,7 +283,7 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     };
     // Root only (the default): the app is refused, and says so (strict mode: no silent fallback).
     const denied = await asNobody(9100);
-    expect(denied.body.error).toBe('TOA_EPERM');
+    expect(denied.body.error, JSON.stringify(denied.body)).toBe('TOA_EPERM');
     expect(statSync(recordsPin).mode & 0o777).toBe(0o600);
 
     const granted = await lab.toaBpf(['realserver', 'attach', '--cgroup', lab.cgroup.path, '--trust', `${ADDR.lip4}/32`,

@@ -10,10 +10,10 @@
  */
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
-import { create } from '../../../node-toa/src/index.js';
+import toaModule from '../../../node-toa/src/index.js';
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '80' } } });
-const toa = create({ strict: true });
+const toa = toaModule.create({ strict: true });
 
 const server = createServer((req, res) => {
   let body: unknown;
