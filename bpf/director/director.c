@@ -562,6 +562,19 @@ static int cmd_detach(const struct toa_global *g)
 	return ret;
 }
 
+/* VIP:port pairs in the vips map (its port-0 entries are the VIPs' addresses: see director.h). */
+static int count_vips(int fd)
+{
+	struct director_vip k, *prev = NULL;
+	int n = 0, seen = 0;
+
+	while (seen++ < 2 * DIRECTOR_VIPS_MAX && !bpf_map_get_next_key(fd, prev, &k)) {
+		n += k.port != 0;
+		prev = &k;
+	}
+	return n;
+}
+
 static int cmd_status(const struct toa_global *g)
 {
 	struct director_info info = {};
@@ -622,7 +635,7 @@ static int cmd_status(const struct toa_global *g)
 	if (env.opts.prometheus) {
 		struct toa_prom_status ps = { "director", true, counter_names, sums, DC_MAX };
 		struct toa_prom_director pd = { info.dev, tc_hook_name(info.hook), in_ing, in_eg,
-						toa_map_count(vfd, DIRECTOR_VIPS_MAX), used, info.flows_max };
+						count_vips(vfd), used, info.flows_max };
 
 		toa_prom_director(&ps, &pd);
 		ret = 0;
