@@ -590,15 +590,15 @@ static int cmd_detach(const struct toa_global *g)
 	return ret;
 }
 
-/* VIP:port entries in the vips map (each VIP's address has an entry of its own, under port 0). */
-static unsigned int count_vip_ports(int vfd)
+/* VIP:port pairs in the vips map (its port-0 entries are the VIPs' addresses: see director.h). */
+static int count_vips(int fd)
 {
 	struct director_vip k, *prev = NULL;
-	unsigned int n = 0, seen = 0;
+	int n = 0, seen = 0;
 
-	while (seen++ < 2 * DIRECTOR_VIPS_MAX && !bpf_map_get_next_key(vfd, prev, &k)) {
-		prev = &k;
+	while (seen++ < 2 * DIRECTOR_VIPS_MAX && !bpf_map_get_next_key(fd, prev, &k)) {
 		n += k.port != 0;
+		prev = &k;
 	}
 	return n;
 }
@@ -663,7 +663,7 @@ static int cmd_status(const struct toa_global *g)
 	if (env.opts.prometheus) {
 		struct toa_prom_status ps = { "director", true, counter_names, sums, DC_MAX };
 		struct toa_prom_director pd = { info.dev, tc_hook_name(info.hook), in_ing, in_eg,
-						count_vip_ports(vfd), used, info.flows_max };
+						count_vips(vfd), used, info.flows_max };
 
 		toa_prom_director(&ps, &pd);
 		ret = 0;
