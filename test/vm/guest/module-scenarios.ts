@@ -19,7 +19,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { decodeRecord, delta, dmesgTail, dropKernelRsts, insmod, KO, loaded, rmmod, send, SEND, stats, toaHex, v6Full } from './common.js';
 import { MODULE_SCENARIOS } from './names.js';
-import { ADDR, createLab, REPO_ROOT, extraClient4, type ClientResult, type Lab } from '../../lab/index.js';
+import { ADDR, APP_START_MS, createLab, REPO_ROOT, extraClient4, type ClientResult, type Lab } from '../../lab/index.js';
 
 const RESULTS = process.env.RESULTS ?? '/tmp';
 const GPB = process.env.TOA_GPB ?? '';
@@ -124,8 +124,8 @@ async function main(): Promise<void> {
     await lab.startPeerEcho({ port: 8080, host: '0.0.0.0' });
     const rec = lab.spawn('realserver', [process.execPath, '--import', 'tsx', join(HERE, 'record-server.ts'), '--port', '443']);
     const rec4 = lab.spawn('realserver', [process.execPath, '--import', 'tsx', join(HERE, 'record-server.ts'), '--port', '8443', '--host', '0.0.0.0']);
-    await rec.waitFor(/^listening/m);
-    await rec4.waitFor(/^listening/m);
+    await rec.waitFor(/^listening/m, APP_START_MS);
+    await rec4.waitFor(/^listening/m, APP_START_MS);
     await dropKernelRsts(lab, 'client');
     await dropKernelRsts(lab, 'stranger');
     const v4opt = toaHex(254, FAKE_PORT, FAKE4);
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
     await scenario('accept() returns the client too (IPv4 and IPv6)', async () => {
       // A C server: the address accept() fills in, and getpeername() after it.
       const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', '1', '-c', '2']);
-      await gpb.waitFor(/^listening/m);
+      await gpb.waitFor(/^listening/m, APP_START_MS);
       const a4 = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, v4opt, 'ack', ['-r', '']);
       assert.deepEqual([a4.acceptPeer, a4.acceptPort, a4.peer, a4.port], [`::ffff:${FAKE4}`, FAKE_PORT, `::ffff:${FAKE4}`, FAKE_PORT]);
       const a6 = await send(lab, 'client', ADDR.client6, ADDR.vip6, 9000, v6opt, 'ack', ['-r', '']);
@@ -341,7 +341,7 @@ async function main(): Promise<void> {
     await lab.startPeerEcho({ port: 80 });
     await lab.startPeerEcho({ port: 8080, host: '0.0.0.0' });
     const recB = lab.spawn('realserver', [process.execPath, '--import', 'tsx', join(HERE, 'record-server.ts'), '--port', '443']);
-    await recB.waitFor(/^listening/m);
+    await recB.waitFor(/^listening/m, APP_START_MS);
     const before = await stats(lab);
 
     await scenario('director writer: IPv4 client on a dual-stack socket sees ::ffff:client', async () => {
