@@ -328,7 +328,8 @@ static int check_ethernet(const char *dev)
 	if (fd < 0)
 		return 0;	/* cannot tell; the ioctl below is only a guard */
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	if (!ioctl(fd, SIOCGIFHWADDR, &ifr) && ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+	if (!ioctl(fd, SIOCGIFHWADDR, &ifr) && ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER &&
+	    ifr.ifr_hwaddr.sa_family != ARPHRD_LOOPBACK) {	/* lo's frames carry an Ethernet header too */
 		fprintf(stderr, PROG ": '%s' is not an Ethernet device (link type %u): the writer reads "
 			"Ethernet frames only; attach it where the clients' Ethernet frames arrive\n",
 			dev, ifr.ifr_hwaddr.sa_family);

@@ -88,7 +88,7 @@ describe.skipIf(why || !analyze)(`the units' commands in the lab${why ? ` (skipp
     conf('realserver', `trust = ${ADDR.lip4}\ntrusted = ${ADDR.lip6}\n`);
     const rs = await lab.exec('realserver', [TOA_BPF, 'realserver', 'attach', '--config', join(dir, 'realserver.conf')]);
     expect(rs.code).toBe(2);
-    expect(rs.stderr).toMatch(new RegExp(`${dir}/realserver.conf:2: unknown key 'trusted' \\(cgroup, trust, trust-any, accept, pin-dir\\)`));
+    expect(rs.stderr).toMatch(new RegExp(`${dir}/realserver.conf:2: unknown key 'trusted' \\(cgroup, trust, trust-any, accept, records-group, pin-dir\\)`));
     expect((await lab.writerStatus()).attached).toBe(false);
     expect((await lab.realserverStatus()).attached).toBe(false);
   });
