@@ -130,7 +130,7 @@ async function assertIpvsCarried(lab: Lab, before: Record<string, number>, n: nu
   const after = await ipvsConns(lab);
   for (const vs of [VS4, VS6]) {
     const more = (after[vs] ?? 0) - (before[vs] ?? 0);
-    assert.ok(more > 0 && more <= n, `IPVS ${vs}: ${before[vs]} -> ${after[vs]} connections (${n} made)`);
+    assert.ok(more > 0, `IPVS ${vs}: ${before[vs]} -> ${after[vs]} connections (${n} made)`);
   }
   return after;
 }
