@@ -24,9 +24,11 @@
  * Everything fails open: a segment the program cannot handle goes on as it
  * came (TC_PASS) and a counter says why. One exception: a packet to a VIP
  * address that the writer cannot vouch for (a fragment, IPv6 headers it
- * does not walk, IPsec, more VLAN tags than it reads) is dropped and counted,
- * because netfilter would reassemble or walk it behind the writer's back and
- * the client's own TOA would reach the real server.
+ * does not walk, IPsec, more VLAN tags than it reads, options it failed to
+ * rewrite) is dropped and counted, because netfilter would reassemble or walk
+ * it behind the writer's back and the client's own TOA would reach the real
+ * server. Source-routed TCP is dropped whatever its address: its route may
+ * lead to a VIP after tc.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -160,6 +162,7 @@ enum {
 	SEG_FRAGMENT,		/* a fragment of TCP or of an extension header (family and daddr set) */
 	SEG_HEADERS,		/* IPv6 headers not walked, or IPsec (family and daddr set) */
 	SEG_VLAN,		/* more VLAN tags in the frame than VLAN_MAX */
+	SEG_SOURCE_ROUTE,	/* TCP with a source route still to follow (family and daddr set) */
 };
 
 /*
@@ -201,11 +204,14 @@ static __always_inline bool v6_may_hide_tcp(__u8 nh)
  * and a Routing header with no segments left, so the destination is final)
  * are walked; a Fragment header (of TCP or of more headers), any other
  * extension header, or a chain longer than EXTHDR_MAX cannot be vouched for.
+ * A Routing header with segments left makes TCP a source-routed segment,
+ * whatever its destination: the kernel may forward it on to a VIP after tc.
  */
 static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 {
 	__u8 nh = s->ip.v6.nexthdr, h[4];
 	__u32 off = s->l3 + sizeof(struct ipv6hdr), i;
+	bool routed = false;
 
 	for (i = 0; i < EXTHDR_MAX; i++) {
 		if (nh == IPPROTO_TCP)
@@ -213,25 +219,74 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		if (!v6_may_hide_tcp(nh))
 			return SEG_OTHER;
 		if (nh != IPPROTO_FRAGMENT_ && nh != IPPROTO_HOPOPTS_ && nh != IPPROTO_DSTOPTS_ && nh != IPPROTO_ROUTING_)
-			return SEG_HEADERS;
+			goto headers;
 		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)))
-			return SEG_HEADERS;
+			goto headers;
 		/*
 		 * A fragment of TCP or of more headers (reassembly takes what the
 		 * first fragment says, and that one carries the same value).
 		 */
 		if (nh == IPPROTO_FRAGMENT_)
-			return v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT : SEG_OTHER;
+			return routed ? SEG_SOURCE_ROUTE : v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT : SEG_OTHER;
 		if (nh == IPPROTO_ROUTING_ && h[3])	/* segments left: the destination is not final */
-			return SEG_HEADERS;
+			routed = true;
 		nh = h[0];
 		off += (h[1] + 1) * 8;
 		s->odd = 1;
 	}
 	if (nh != IPPROTO_TCP)
-		return SEG_HEADERS;
+		goto headers;
+	if (routed)
+		return SEG_SOURCE_ROUTE;
 	s->l4 = off;
 	return SEG_TCP;
+headers:
+	return routed ? SEG_SOURCE_ROUTE : SEG_HEADERS;
+}
+
+#define IPOPT_END_	0
+#define IPOPT_NOOP_	1
+#define IPOPT_LSRR_	131
+#define IPOPT_SSRR_	137
+
+/*
+ * Whether IPv4 options (ihl > 5) hold a loose or strict source route. The
+ * kernel (accept_source_route) may send such a packet on to the next address
+ * of its route, after tc: a route through a VIP address would reach the real
+ * server unstripped, whatever the packet's own destination. A malformed
+ * options area is the kernel's to drop (ip_options_compile), so it is not
+ * ours to judge.
+ */
+static __always_inline bool v4_source_routed(struct __sk_buff *skb, struct seg *s)
+{
+	__u8 o[40] = {}, kind, len;
+	__u32 n = s->ip.v4.ihl * 4 - sizeof(struct iphdr), next = 0, i;
+
+	n = BOUNDED(n, 63);
+	if (n > sizeof(o) || bpf_skb_load_bytes(skb, s->l3 + sizeof(struct iphdr), o, n))
+		return false;
+	for (i = 0; i < sizeof(o); i++) {
+		if (i != next)
+			continue;
+		if (i >= n)
+			break;
+		kind = o[i];
+		if (kind == IPOPT_END_)
+			break;
+		if (kind == IPOPT_NOOP_) {
+			next = i + 1;
+			continue;
+		}
+		if (kind == IPOPT_LSRR_ || kind == IPOPT_SSRR_)
+			return true;
+		if (i + 1 >= sizeof(o))
+			break;
+		len = o[i + 1];
+		if (len < 2)
+			break;
+		next = i + len;
+	}
+	return false;
 }
 
 /*
@@ -286,6 +341,8 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		/* Any fragment, the first (MF set) included: reassembly would happen behind our back. */
 		if (s->ip.v4.frag_off & bpf_htons(0x3fff))
 			return SEG_FRAGMENT;
+		if (s->ip.v4.ihl > 5 && v4_source_routed(skb, s))
+			return SEG_SOURCE_ROUTE;
 		s->odd |= s->ip.v4.ihl > 5;
 		s->l4 = s->l3 + s->ip.v4.ihl * 4;
 		s->end = s->l3 + bpf_ntohs(s->ip.v4.tot_len);
@@ -437,11 +494,14 @@ nops:
 	return w->stop;
 }
 
+/* What fix_options did. On FIX_CHANGED and FIX_FAILED the header may have changed: reload it. */
+enum { FIX_UNCHANGED = 0, FIX_CHANGED, FIX_FAILED };
+
 /*
  * Overwrite strippable kinds with NOPs (strip) and lower a SYN's MSS by
  * room, then store the options back with one checksum fix.
  */
-static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bool strip, __u32 room)
+static __always_inline int fix_options(struct __sk_buff *skb, struct seg *s, bool strip, __u32 room)
 {
 	__u8 orig[TOA_OPTBUF] = {};
 	__u32 base = s->l4 + sizeof(struct tcphdr), optlen = s->th.doff * 4, p, key = 0;
@@ -450,7 +510,7 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	__s64 diff;
 
 	if (optlen <= sizeof(struct tcphdr))
-		return false;
+		return FIX_UNCHANGED;
 	optlen = BOUNDED(optlen - sizeof(struct tcphdr), TOA_OPTBUF - 1);	/* 4..40 */
 	if (optlen == 12 && base < 128) {
 		/* The common case below, read in place (masked so every verifier sees it bounded). */
@@ -458,7 +518,7 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 		__u8 *o = data + (base & 0x7f);
 
 		if ((void *)(o + 4) <= data_end && o[0] == TOA_OPT_NOP && o[1] == TOA_OPT_NOP && o[2] == 8 && o[3] == 10)
-			return false;
+			return FIX_UNCHANGED;
 	}
 	if (bpf_skb_load_bytes(skb, base, orig, optlen))
 		goto err;
@@ -467,7 +527,7 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 	 * segment after the handshake, holds no MSS and no TOA.
 	 */
 	if (optlen == 12 && orig[0] == TOA_OPT_NOP && orig[1] == TOA_OPT_NOP && orig[2] == 8 && orig[3] == 10)
-		return false;
+		return FIX_UNCHANGED;
 	/*
 	 * Fast path: Linux's SYN and SYN-ACK (MSS, SACK permitted, Timestamps,
 	 * NOP, Window scale): only the MSS to lower, unless one of those kinds
@@ -480,13 +540,13 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 
 		__builtin_memcpy(&omss, orig + 2, 2);
 		if (bpf_ntohs(omss) <= room)
-			return false;
+			return FIX_UNCHANGED;
 		nmss = bpf_htons(bpf_ntohs(omss) - room);
 		if (bpf_skb_store_bytes(skb, base + 2, &nmss, 2, 0) ||
 		    bpf_l4_csum_replace(skb, s->l4 + offsetof(struct tcphdr, check), omss, nmss, 2))
 			goto err;
 		toa_count(DC_MSS_CLAMPED);
-		return true;
+		return FIX_CHANGED;
 	}
 	sb = bpf_map_lookup_elem(&scratch, &key);
 	if (!sb)
@@ -516,7 +576,7 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 			break;
 	}
 	if (!w->stripped && !w->tfo && !w->clamped)
-		return false;
+		return FIX_UNCHANGED;
 	/* optlen is a multiple of 4 (data offset counts words), as csum_diff needs. */
 	diff = bpf_csum_diff((__be32 *)orig, optlen, (__be32 *)w->buf, optlen, 0);
 	if (diff < 0 || bpf_skb_store_bytes(skb, base, w->buf, optlen, 0) ||
@@ -528,10 +588,9 @@ static __always_inline bool fix_options(struct __sk_buff *skb, struct seg *s, bo
 		toa_add(DC_FORGED_STRIPPED, w->stripped);
 	if (w->tfo)
 		toa_add(DC_TFO_STRIPPED, w->tfo);
-	return true;
+	return FIX_CHANGED;
 err:
-	toa_count(DC_HELPER_ERR);
-	return true;	/* the header may have changed: the caller reloads it */
+	return FIX_FAILED;
 }
 
 /* A 16-bit ones' complement sum of a sum of 16- or 32-bit words (in memory order, as loaded). */
@@ -929,6 +988,10 @@ int toa_ingress(struct __sk_buff *skb)
 	case SEG_VLAN:
 		toa_count(DC_DROP_VLAN);
 		return TC_ACT_SHOT;
+	case SEG_SOURCE_ROUTE:
+		/* Any destination: the route may lead to a VIP after tc. */
+		toa_count(DC_DROP_SOURCE_ROUTE);
+		return TC_ACT_SHOT;
 	default:
 		goto not_tcp;
 	}
@@ -946,14 +1009,19 @@ int toa_ingress(struct __sk_buff *skb)
 		 * same: the engine may forward ports the writer was not told of
 		 * (DNAT by address, IPVS port 0 or fwmark services).
 		 */
-		if (is_vip_addr(s.family, s.daddr))
-			fix_options(skb, &s, true, 0);
+		if (is_vip_addr(s.family, s.daddr) && fix_options(skb, &s, true, 0) == FIX_FAILED)
+			goto strip_failed;
 		toa_count(DC_NOT_VIP);
 		return TC_PASS;
 	}
 	/* Strip only: the SYN's MSS sizes the server's segments, which never carry TOA. */
-	if (fix_options(skb, &s, true, 0) && bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
-		return TC_PASS;
+	switch (fix_options(skb, &s, true, 0)) {
+	case FIX_FAILED:
+		goto strip_failed;
+	case FIX_CHANGED:
+		if (bpf_skb_load_bytes(skb, s.l4, &s.th, sizeof(s.th)))
+			goto strip_failed;
+	}
 	if (s.th.syn && !s.th.ack && s.end > s.l4 + s.th.doff * 4u) {
 		if (trim_syn(skb, &s))
 			toa_count(DC_HELPER_ERR);
@@ -987,6 +1055,10 @@ int toa_ingress(struct __sk_buff *skb)
 not_tcp:
 	toa_count(DC_NOT_TCP);
 	return TC_PASS;
+strip_failed:
+	/* A client's own option may still be in it: it must not reach the real server. */
+	toa_count(DC_DROP_STRIP_FAILED);
+	return TC_ACT_SHOT;
 }
 
 /*
@@ -1026,7 +1098,8 @@ int toa_egress(struct __sk_buff *skb)
 	}
 	if (s.th.rst || !is_vip(s.family, s.saddr, s.th.source))
 		return TC_PASS;
-	fix_options(skb, &s, false, toa_room(s.family));
+	if (fix_options(skb, &s, false, toa_room(s.family)) == FIX_FAILED)
+		toa_count(DC_HELPER_ERR);	/* the MSS stays: the client's segments may not fit with a TOA */
 	nf.ack = bpf_ntohl(s.th.seq) + 1;
 	nf.cack = bpf_ntohl(s.th.ack_seq);
 	if (bpf_map_update_elem(&flows, &k, &nf, BPF_ANY))

@@ -56,6 +56,8 @@ enum director_counter {
 	DC_DROP_VLAN,		/* a frame with more VLAN tags in its data than the writer reads */
 	DC_TFO_STRIPPED,	/* a client SYN's TCP Fast Open option overwritten with NOPs (the handshake becomes a normal one) */
 	DC_SYN_DATA_TRIMMED,	/* data taken out of a client SYN (Fast Open without a cookie) */
+	DC_DROP_SOURCE_ROUTE,	/* TCP with an IPv4 source route option or an IPv6 Routing header with segments left, to any address */
+	DC_DROP_STRIP_FAILED,	/* a VIP-bound segment whose options could not be rewritten (it may hold a client's own TOA) */
 	DC_MAX
 };
 
@@ -64,7 +66,8 @@ enum director_counter {
 	"no_room", "gso", "not_tcp", "not_vip", "no_flow", "helper_err",\
 	"flow_new", "flow_done", "flow_closed", "written_fast",		\
 	"written_moved", "dropped_fragment", "dropped_headers",		\
-	"dropped_vlan", "tfo_stripped", "syn_data_trimmed" }
+	"dropped_vlan", "tfo_stripped", "syn_data_trimmed",		\
+	"dropped_source_route", "dropped_strip_failed" }
 
 /*
  * Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the

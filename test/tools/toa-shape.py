@@ -21,7 +21,10 @@ take the case's shape. Cases:
     hbh, dst, rt    IPv6: a Hop-by-Hop, Destination Options or Routing (type 0, no
                     segments left) header before TCP
     hbh-dst-rt      IPv6: all three
-    rt-left         IPv6: a Routing header with one segment left
+    rt-left         IPv6: a Routing header with one segment left, the destination in it
+    lsrr            IPv4: a loose source route option holding the destination
+                    (with --hop ADDR, rt-left and lsrr send the ACK and the request
+                    to ADDR, with the destination as the route's next address)
     ah              an Authentication Header before TCP (both families)
     chain9          IPv6: nine Destination Options headers
     vlan1 .. vlan4  one to four priority tags (802.1Q, VLAN 0): Linux
@@ -46,14 +49,14 @@ import time
 from scapy.all import conf  # noqa: E402
 
 conf.verb = 0
-from scapy.layers.inet import IP, TCP  # noqa: E402
+from scapy.layers.inet import IP, TCP, IPOption_LSRR  # noqa: E402
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting  # noqa: E402
 from scapy.layers.ipsec import AH  # noqa: E402
 from scapy.layers.l2 import Dot1Q, Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 from scapy.sendrecv import AsyncSniffer, sendp  # noqa: E402
 
-CASES = ['plain', 'frag8', 'frag-first', 'atomic', 'hbh', 'dst', 'rt', 'hbh-dst-rt', 'rt-left', 'ah', 'chain9',
+CASES = ['plain', 'frag8', 'frag-first', 'atomic', 'hbh', 'dst', 'rt', 'hbh-dst-rt', 'rt-left', 'lsrr', 'ah', 'chain9',
          'vlan1', 'vlan2', 'vlan3', 'vlan4']
 
 
@@ -80,9 +83,14 @@ def tcp_bytes(src, dst, v6, sport, dport, seq, ack, flags, opts: bytes, payload:
     return seg[:16] + struct.pack('!H', c) + seg[18:]
 
 
-def shaped(case, src, dst, v6, seg: bytes, l2):
-    """The frames that carry seg in the case's shape."""
+def shaped(case, src, dst, v6, seg: bytes, l2, hop=None):
+    """The frames that carry seg in the case's shape (source-routed ones through hop, if given)."""
     ident = random.randint(1, 0xffff)
+    if case == 'lsrr':
+        if v6:
+            raise SystemExit('toa-shape: lsrr is an IPv4 case')
+        # The route's next address is dst: the kernel sends the packet on to it (accept_source_route).
+        return [l2 / IP(src=src, dst=hop or dst, proto=6, options=[IPOption_LSRR(routers=[dst], pointer=4)]) / Raw(seg)]
     if case == 'plain' or case.startswith('vlan'):
         tags = int(case[4:]) if case.startswith('vlan') else 0
         frame = l2
@@ -129,7 +137,7 @@ def shaped(case, src, dst, v6, seg: bytes, l2):
     if hdrs is None:
         raise SystemExit(f'toa-shape: unknown case {case} ({", ".join(CASES)})')
     hdrs[-1].nh = 6  # before stacking: `/` copies the layers
-    pkt = IPv6(src=src, dst=dst)
+    pkt = IPv6(src=src, dst=hop if hop and case == 'rt-left' else dst)
     for h in hdrs:
         pkt = pkt / h
     return [l2 / pkt / Raw(seg)]
@@ -169,7 +177,7 @@ def run_case(a, case, src, v6, sport):
     ack = tcp_bytes(src, a.dst, v6, sport, a.dport, (isn + 1) & 0xffffffff, sseq, 0x10, opts, b'')
     data = tcp_bytes(src, a.dst, v6, sport, a.dport, (isn + 1) & 0xffffffff, sseq, 0x18, opts, req)
     for seg in (ack, data):
-        sendp(shaped(case, src, a.dst, v6, seg, l2), iface=a.iface)
+        sendp(shaped(case, src, a.dst, v6, seg, l2, a.hop), iface=a.iface)
     deadline = time.time() + a.timeout / 1000
     got = {}
     while time.time() < deadline:
@@ -199,6 +207,7 @@ def main():
     p.add_argument('--dport', type=int, default=80)
     p.add_argument('--opts', default='', help='option bytes in hex for the ACK and the request')
     p.add_argument('--path', default='/')
+    p.add_argument('--hop', help='rt-left, lsrr: send to this address, the destination next in the route')
     p.add_argument('--timeout', type=int, default=3000, help='per step, in milliseconds')
     p.add_argument('cases', nargs='+', choices=CASES)
     a = p.parse_args()
