@@ -36,7 +36,7 @@ async function rate(port: number, seconds: number, close: boolean): Promise<numb
 }
 
 export async function benchExpress(opts: { rounds?: number; seconds?: number } = {}): Promise<ExpressRates[]> {
-  const rounds = opts.rounds ?? 3;
+  const rounds = opts.rounds ?? 4;
   const seconds = opts.seconds ?? 4;
   const map = bpfUnavailable() === null ? new TestMap('benchx') : undefined;
   const toa = create({ pinDir: map?.pinDir ?? `/sys/fs/bpf/toanode-none-${process.pid}` });
@@ -62,9 +62,10 @@ export async function benchExpress(opts: { rounds?: number; seconds?: number } =
     const out: ExpressRates[] = [];
     for (const mode of ['keep-alive', 'close'] as const) {
       const r: ExpressRates = { mode, without: [], with: [] };
+      // ABBA order: a machine getting busier or quieter during the run weighs on both sides alike.
       for (let i = 0; i < rounds; i++) {
-        r.without.push(await rate(plain, seconds, mode === 'close'));
-        r.with.push(await rate(withToa, seconds, mode === 'close'));
+        const order = i % 2 ? [true, false] : [false, true];
+        for (const t of order) (t ? r.with : r.without).push(await rate(t ? withToa : plain, seconds, mode === 'close'));
       }
       out.push(r);
     }

@@ -66,7 +66,7 @@ export async function benchDirector(opts: DirectorBenchOptions = {}): Promise<Ro
     const conn = await interleaved(rounds, () => connRate(lab, HTTP_PORT, seconds), () => attached(() => connRate(lab, HTTP_PORT, seconds)));
     const rows = [row('director: connections/s (wrk, Connection: close)', 'c/s', 'higher', conn, '>= 0.95')];
     for (const download of [false, true]) {
-      const what = download ? 'bulk download (iperf3 -R)' : 'bulk upload (iperf3, TOA in every segment)';
+      const what = download ? 'bulk download (iperf3 -R)' : 'bulk upload (iperf3)';
       const f = () => bulk(lab, seconds, download);
       const [plain, mssOnly, writer] = await interleavedN(rounds, [f, () => sameMss(f), () => attached(f)]);
       rows.push(
