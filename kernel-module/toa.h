@@ -8,6 +8,7 @@
 #include <linux/types.h>
 #include <linux/percpu.h>
 #include <linux/rhashtable.h>
+#include <linux/tcp.h>
 #include <net/sock.h>
 
 #include <toa/toa_wire.h>
@@ -20,7 +21,7 @@ enum toa_counter {
 	TOA_C_FOUND_HANDSHAKE,	/* TOA taken from the handshake-completing segment */
 	TOA_C_FOUND_DATA,	/* TOA taken from a later segment */
 	TOA_C_LOOKING,		/* handshake lacked TOA: watching the next segments */
-	TOA_C_ABSENT,		/* gave up: no TOA within scan_segments */
+	TOA_C_ABSENT,		/* gave up: no TOA within scan_segments (or the socket closed first) */
 	TOA_C_ERR_LENGTH,	/* malformed, by enum toa_status ... */
 	TOA_C_ERR_TRUNCATED,
 	TOA_C_ERR_SHORT,
@@ -93,8 +94,8 @@ struct toa_entry {
 	struct rhash_head node;
 	const struct sock *sk;	/* key; only compared, never dereferenced through here */
 	u8 state;		/* enum toa_state; FOUND published with release */
-	u8 left;		/* segments still to check while LOOKING */
 	u16 local_port;		/* the socket's own port (host order), for toa_entry_matches() */
+	u32 segs_in;		/* the socket's segs_in when the record was made: where scanning starts */
 	struct toa_record rec;
 	struct rcu_head rcu;
 };
@@ -109,7 +110,22 @@ int toa_insert(struct toa_entry *e);
 void toa_remove_sk(const struct sock *sk, enum toa_counter why);
 bool toa_entry_matches(const struct toa_entry *e, const struct sock *sk);
 
-/* Hooks (toa_hooks.c), getsockopt (toa_sockopt.c), /proc (toa_stats.c). */
+/*
+ * What the module does where it meets the TCP stack (toa_hooks.c), called by
+ * whichever way the kernel lets it hook those functions: ftrace where the
+ * kernel has ftrace with arguments and lets a module free its filter
+ * (toa_ftrace.c, 6.1 on), kprobes before (toa_kprobe.c).
+ */
+#if IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_ARGS) && defined(TOA_HAVE_FTRACE_FREE_FILTER)
+#define TOA_FTRACE 1
+#endif
+
+void toa_on_child(struct sock *child, const struct sk_buff *skb);
+void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_rx, int estab);
+void toa_on_getname(struct socket *sock, struct sockaddr *uaddr);
+void toa_on_destruct(const struct sock *sk);
+
+/* Attaching them (toa_ftrace.c or toa_kprobe.c), getsockopt (toa_sockopt.c), /proc (toa_stats.c). */
 int toa_hooks_init(void);
 void toa_hooks_exit(void);
 void toa_hooks_show(struct seq_file *m);

@@ -91,8 +91,11 @@ void toa_remove_sk(const struct sock *sk, enum toa_counter why)
 	rcu_read_lock();
 	e = rhashtable_lookup_fast(&table, &sk, params);
 	if (e && !rhashtable_remove_fast(&table, &e->node, params)) {
-		if (e->state == TOA_S_LOOKING)
+		if (e->state == TOA_S_LOOKING) {
+			/* Still looking when the socket went: no TOA came. */
 			atomic_dec(&toa_nlooking);
+			toa_count(TOA_C_ABSENT);
+		}
 		atomic_dec(&toa_nrecords);
 		toa_count(why);
 		kfree_rcu(e, rcu);

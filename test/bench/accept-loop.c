@@ -4,7 +4,11 @@
  * the baseline the benchmarks measure connection rates against, so that the
  * cost of TOA is not hidden under an application's own.
  *
- *   accept-loop PORT   (listens on [::]:PORT, dual stack; prints "listening PORT")
+ *   accept-loop PORT [getpeername]
+ *
+ * Listens on [::]:PORT, dual stack, and prints "listening PORT". With
+ * "getpeername" it also asks for each connection's peer once, as servers
+ * that log their client do (the VM bench measures toa.ko on that call).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,14 +25,16 @@ static const char reply[] =
 int main(int argc, char **argv)
 {
 	struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
-	int one = 1, zero = 0, fd;
+	int one = 1, zero = 0, fd, ask;
 	char buf[4096];
 	long port;
 
-	if (argc != 2 || (port = strtol(argv[1], NULL, 10)) <= 0 || port > 65535) {
-		fprintf(stderr, "usage: accept-loop PORT\n");
+	if (argc < 2 || argc > 3 || (port = strtol(argv[1], NULL, 10)) <= 0 || port > 65535 ||
+	    (argc == 3 && strcmp(argv[2], "getpeername"))) {
+		fprintf(stderr, "usage: accept-loop PORT [getpeername]\n");
 		return 2;
 	}
+	ask = argc == 3;
 	sa.sin6_port = htons((unsigned short)port);
 	fd = socket(AF_INET6, SOCK_STREAM, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -49,6 +55,11 @@ int main(int argc, char **argv)
 				continue;
 			fprintf(stderr, "accept-loop: accept: %s\n", strerror(errno));
 			return 1;
+		}
+		plen = sizeof(peer);
+		if (ask && getpeername(c, (struct sockaddr *)&peer, &plen) < 0) {
+			close(c);
+			continue;
 		}
 		/* One request per connection: read until the header ends, answer, close. */
 		for (size_t got = 0;;) {

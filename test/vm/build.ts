@@ -53,10 +53,10 @@ export function buildTools(): Record<string, string> {
   const out = join(repoRoot, '.cache/vm/tools');
   mkdirSync(out, { recursive: true });
   const tools: Record<string, string> = {};
-  for (const name of ['toa-send', 'getpeername-bench']) {
+  for (const name of ['toa-send', 'getpeername-bench', 'peer-hammer']) {
     const bin = join(out, name);
     const tmp = `${bin}.tmp-${process.pid}`;
-    const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, join(repoRoot, 'test/vm/guest', `${name}.c`)], { encoding: 'utf8' });
+    const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', '-I', join(repoRoot, 'include'), '-o', tmp, join(repoRoot, 'test/vm/guest', `${name}.c`)], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building ${name} failed:\n${r.stdout}${r.stderr}`);
     renameSync(tmp, bin); // atomic: a guest running the old one keeps its file
     tools[name] = bin;

@@ -37,7 +37,7 @@ describe.skipIf(why).each(SERIES)('toa.ko on Debian %s', (series) => {
     const tools = buildTools();
     run = await runGuest(kernel, {
       script: [
-        `export TOA_KO='${build.ko}' TOA_SEND='${tools['toa-send']}' TOA_GPB='${tools['getpeername-bench']}'`,
+        `export TOA_KO='${build.ko}' TOA_SEND='${tools['toa-send']}' TOA_GPB='${tools['getpeername-bench']}' TOA_HAMMER='${tools['peer-hammer']}'`,
         `export TOA_VM_CONNS='${process.env.TOA_VM_CONNS ?? 10000}'`,
         'node_modules/.bin/tsx test/vm/guest/module-scenarios.ts',
       ].join('\n'),

@@ -5,10 +5,11 @@
  * one) into the handshake-completing ACK and/or the first data segment.
  *
  *   toa-send -s SRC -d DST -p PORT [-l LPORT] [-o HEX] [-w ack|data|both]
- *            [-r REQUEST] [-t TIMEOUT_MS] [-n COUNT [-P PROCS]]
+ *            [-O HEX] [-r REQUEST] [-t TIMEOUT_MS] [-n COUNT [-P PROCS]]
  *
  * -o is the raw options bytes in hex (e.g. fe08 0050 c6336400 for a v4 TOA),
- * padded with NOPs to a multiple of 4. The kernel of the sending host would
+ * padded with NOPs to a multiple of 4. -O gives the first data segment other
+ * options than the ACK's (with -w ack: the ACK gets -o, the data segment -O). The kernel of the sending host would
  * answer the server's SYN-ACK with a RST (it knows no such socket): the
  * caller drops outgoing RSTs that lack mark 0x544f (this tool's own carry it).
  * Prints what the server sent back; exit 1 on failure with a message.
@@ -178,6 +179,8 @@ static size_t parse_hex(const char *s, uint8_t *out, size_t max)
 struct opts {
 	const char *where, *req;
 	int timeout;
+	const uint8_t *dopt;	/* -O: the data segment's options, else NULL */
+	size_t doptlen;
 };
 
 /* One connection from c->sport; the answer goes to out. Returns 0 or 1 with a message. */
@@ -211,7 +214,9 @@ static int one_conn(struct conn *c, const uint8_t *opt, size_t optlen, const str
 		send_seg(c, TH_ACK, opt, optlen, NULL, 0);
 	else
 		send_seg(c, TH_ACK, NULL, 0, NULL, 0);
-	if (*o->req)	/* -r '' for servers that speak first */
+	if (*o->req && o->dopt)	/* -r '' for servers that speak first */
+		send_seg(c, TH_ACK | TH_PUSH, o->dopt, o->doptlen, o->req, strlen(o->req));
+	else if (*o->req)
 		send_seg(c, TH_ACK | TH_PUSH, strcmp(o->where, "ack") ? opt : NULL, strcmp(o->where, "ack") ? optlen : 0,
 			 o->req, strlen(o->req));
 
@@ -291,9 +296,9 @@ static int open_raw(struct conn *c)
 
 int main(int argc, char **argv)
 {
-	struct opts o = { "ack", "GET / HTTP/1.0\r\nHost: toa\r\n\r\n", 5000 };
+	struct opts o = { "ack", "GET / HTTP/1.0\r\nHost: toa\r\n\r\n", 5000, NULL, 0 };
 	const char *src = NULL, *dst = NULL;
-	uint8_t opt[64];
+	uint8_t opt[64], dopt[64];
 	size_t optlen = 0;
 	struct conn c = { 0 };
 	int ch, n = 0, procs = 1;
@@ -301,20 +306,21 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	c.sport = 40000 + (getpid() ^ ts.tv_nsec) % 1000;
-	while ((ch = getopt(argc, argv, "s:d:p:l:o:w:r:t:n:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:d:p:l:o:O:w:r:t:n:P:")) != -1) {
 		switch (ch) {
 		case 's': src = optarg; break;
 		case 'd': dst = optarg; break;
 		case 'p': c.dport = atoi(optarg); break;
 		case 'l': c.sport = atoi(optarg); break;
 		case 'o': optlen = parse_hex(optarg, opt, sizeof(opt) - 4); break;
+		case 'O': o.doptlen = parse_hex(optarg, dopt, sizeof(dopt) - 4); o.dopt = dopt; break;
 		case 'w': o.where = optarg; break;
 		case 'r': o.req = optarg; break;
 		case 't': o.timeout = atoi(optarg); break;
 		case 'n': n = atoi(optarg); break;
 		case 'P': procs = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: toa-send -s SRC -d DST -p PORT [-l LPORT] [-o HEX] [-w ack|data|both] [-r REQUEST] [-t MS] [-n COUNT [-P PROCS]]\n");
+			fprintf(stderr, "usage: toa-send -s SRC -d DST -p PORT [-l LPORT] [-o HEX] [-w ack|data|both] [-O HEX] [-r REQUEST] [-t MS] [-n COUNT [-P PROCS]]\n");
 			return 2;
 		}
 	}
