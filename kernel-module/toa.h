@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/types.h>
+#include <linux/hash.h>
 #include <linux/percpu.h>
 #include <linux/rhashtable.h>
 #include <linux/tcp.h>
@@ -105,10 +106,61 @@ extern atomic_t toa_nlooking;
 
 int toa_table_init(void);
 void toa_table_exit(void);
-struct toa_entry *toa_lookup(const struct sock *sk);
 int toa_insert(struct toa_entry *e);
 void toa_remove_sk(const struct sock *sk, enum toa_counter why);
-bool toa_entry_matches(const struct toa_entry *e, const struct sock *sk);
+
+/* The table (toa_table.c); its lookup is inline here, as it runs on every getpeername() while records exist. */
+extern struct rhashtable toa_table;
+
+/* The key is a pointer: one multiply mixes it (jhash2 is made for bytes someone may choose). */
+static inline u32 toa_hash_sk(const void *key, u32 len, u32 seed)
+{
+	return hash_64((unsigned long)*(const struct sock *const *)key ^ seed, 32);
+}
+
+static const struct rhashtable_params toa_table_params = {
+	.head_offset = offsetof(struct toa_entry, node),
+	.key_offset = offsetof(struct toa_entry, sk),
+	.key_len = sizeof(const struct sock *),
+	.hashfn = toa_hash_sk,
+	/*
+	 * Connections come and go by the thousand per second while only a few
+	 * dozen are open: a small table would be resized back and forth (a
+	 * worker, a new bucket array, a rehash) all the time. 1024 buckets
+	 * (8 KiB) stay; beyond, it grows, and shrinks back to them.
+	 */
+	.min_size = 1024,
+	.automatic_shrinking = true,
+};
+
+/* The record of a socket, or NULL. Caller holds rcu_read_lock(). */
+static inline struct toa_entry *toa_lookup(const struct sock *sk)
+{
+	return rhashtable_lookup(&toa_table, &sk, toa_table_params);
+}
+
+/*
+ * A record is used only if its socket still has the ports and peer it was
+ * made for. A socket's destruction can go unseen (a kprobe hit is missed
+ * when it fires inside another probe's handler); the record it leaves is
+ * replaced or dropped when a new child socket takes the same address
+ * (toa_hooks.c), and until then this check keeps it from naming anyone's
+ * client on another socket.
+ */
+static inline bool toa_entry_matches(const struct toa_entry *e, const struct sock *sk)
+{
+	const struct toa_record *r = &e->rec;
+
+	if (r->peer_port != sk->sk_dport || e->local_port != sk->sk_num)
+		return false;
+	if (r->peer_family == TOA_FAMILY_V4)
+		return !memcmp(r->peer_addr, &sk->sk_daddr, 4);
+#if IS_ENABLED(CONFIG_IPV6)
+	return sk->sk_family == AF_INET6 && !memcmp(r->peer_addr, &sk->sk_v6_daddr, 16);
+#else
+	return false;
+#endif
+}
 
 /*
  * What the module does where it meets the TCP stack (toa_hooks.c), called by

@@ -10,21 +10,14 @@
 
 #include <linux/slab.h>
 
-static struct rhashtable table;
+struct rhashtable toa_table;
 
 atomic_t toa_nrecords = ATOMIC_INIT(0);
 atomic_t toa_nlooking = ATOMIC_INIT(0);
 
-static const struct rhashtable_params params = {
-	.head_offset = offsetof(struct toa_entry, node),
-	.key_offset = offsetof(struct toa_entry, sk),
-	.key_len = sizeof(const struct sock *),
-	.automatic_shrinking = true,
-};
-
 int toa_table_init(void)
 {
-	return rhashtable_init(&table, &params);
+	return rhashtable_init(&toa_table, &toa_table_params);
 }
 
 static void free_entry(void *ptr, void *arg)
@@ -35,15 +28,9 @@ static void free_entry(void *ptr, void *arg)
 /* Only after every hook is unregistered: nobody can look up any more. */
 void toa_table_exit(void)
 {
-	rhashtable_free_and_destroy(&table, free_entry, NULL);
+	rhashtable_free_and_destroy(&toa_table, free_entry, NULL);
 	/* Entries removed before are freed through kfree_rcu: let those finish too. */
 	rcu_barrier();
-}
-
-/* Caller holds rcu_read_lock() or runs with preemption disabled (a probe handler). */
-struct toa_entry *toa_lookup(const struct sock *sk)
-{
-	return rhashtable_lookup_fast(&table, &sk, params);
 }
 
 /*
@@ -62,12 +49,12 @@ int toa_insert(struct toa_entry *e)
 		return -ENOSPC;
 	}
 	for (;;) {
-		err = rhashtable_lookup_insert_fast(&table, &e->node, params);
+		err = rhashtable_lookup_insert_fast(&toa_table, &e->node, toa_table_params);
 		if (err != -EEXIST)
 			break;
 		rcu_read_lock();
-		old = rhashtable_lookup_fast(&table, &e->sk, params);
-		if (old && !rhashtable_remove_fast(&table, &old->node, params)) {
+		old = rhashtable_lookup(&toa_table, &e->sk, toa_table_params);
+		if (old && !rhashtable_remove_fast(&toa_table, &old->node, toa_table_params)) {
 			if (old->state == TOA_S_LOOKING)
 				atomic_dec(&toa_nlooking);
 			atomic_dec(&toa_nrecords);
@@ -89,8 +76,8 @@ void toa_remove_sk(const struct sock *sk, enum toa_counter why)
 	struct toa_entry *e;
 
 	rcu_read_lock();
-	e = rhashtable_lookup_fast(&table, &sk, params);
-	if (e && !rhashtable_remove_fast(&table, &e->node, params)) {
+	e = rhashtable_lookup(&toa_table, &sk, toa_table_params);
+	if (e && !rhashtable_remove_fast(&toa_table, &e->node, toa_table_params)) {
 		if (e->state == TOA_S_LOOKING) {
 			/* Still looking when the socket went: no TOA came. */
 			atomic_dec(&toa_nlooking);
@@ -101,27 +88,4 @@ void toa_remove_sk(const struct sock *sk, enum toa_counter why)
 		kfree_rcu(e, rcu);
 	}
 	rcu_read_unlock();
-}
-
-/*
- * A record is used only if its socket still has the ports and peer it was
- * made for. A socket's destruction can go unseen (a kprobe hit is missed
- * when it fires inside another probe's handler); the record it leaves is
- * replaced or dropped when a new child socket takes the same address
- * (toa_hooks.c), and until then this check keeps it from naming anyone's
- * client on another socket.
- */
-bool toa_entry_matches(const struct toa_entry *e, const struct sock *sk)
-{
-	const struct toa_record *r = &e->rec;
-
-	if (r->peer_port != sk->sk_dport || e->local_port != sk->sk_num)
-		return false;
-	if (r->peer_family == TOA_FAMILY_V4)
-		return !memcmp(r->peer_addr, &sk->sk_daddr, 4);
-#if IS_ENABLED(CONFIG_IPV6)
-	return sk->sk_family == AF_INET6 && !memcmp(r->peer_addr, &sk->sk_v6_daddr, 16);
-#else
-	return false;
-#endif
 }
