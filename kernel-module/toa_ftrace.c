@@ -248,5 +248,7 @@ void toa_hooks_exit(void)
 void toa_hooks_show(struct seq_file *m)
 {
 	seq_puts(m, "hooks ftrace\n");
+	/* Trampoline passes per redirected getpeername()/accept(); a word, as it is a fact of the host, not a count. */
+	seq_printf(m, "getname_passes %s\n", toa_skip_hook ? "one" : "two");
 }
 #endif /* TOA_FTRACE */
