@@ -173,9 +173,27 @@ static inline bool toa_entry_matches(const struct toa_entry *e, const struct soc
 #endif
 
 void toa_on_child(struct sock *child, const struct sk_buff *skb);
-void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_rx, int estab);
-void toa_on_getname(struct socket *sock, struct sockaddr *uaddr);
-void toa_on_destruct(const struct sock *sk);
+void toa_options_looking(const struct sk_buff *skb, struct tcp_options_received *opt_rx);
+
+/*
+ * The hooks that fire for sockets with nothing to do (most segments with
+ * options, every socket's end) decide inline, without a call: under
+ * emulation and with return thunks every call and return counts.
+ */
+static __always_inline void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_rx,
+					   int estab)
+{
+	if (estab == 1 && unlikely(atomic_read(&toa_nlooking)))
+		toa_options_looking(skb, opt_rx);
+}
+
+static __always_inline void toa_on_destruct(const struct sock *sk)
+{
+	if (atomic_read(&toa_nrecords))
+		toa_remove_sk(sk, TOA_C_FREED);
+}
+
+/* toa_on_getname() is in toa_getname.h: inline in the getname hooks. */
 
 /* Attaching them (toa_ftrace.c or toa_kprobe.c), getsockopt (toa_sockopt.c), /proc (toa_stats.c). */
 int toa_hooks_init(void);

@@ -30,6 +30,7 @@
  *     call pass.
  */
 #include "toa.h"
+#include "toa_getname.h"
 
 #ifdef TOA_FTRACE
 #include <linux/delay.h>

@@ -6,13 +6,16 @@
  *   tcp_child_process(parent, child, skb)  toa_on_child: the segment that
  *        completes the handshake (also a SYN-cookie ACK) and the child
  *        socket it made, still locked: trust check, parse, record
- *   tcp_parse_options(net, skb, opt_rx, estab, foc)  toa_on_options: a
- *        segment of an established socket whose options are more than a
- *        timestamp (every TOA-carrying one), for records still looking
- *   inet_getname / inet6_getname  toa_on_getname, after the kernel filled
- *        the sockaddr (a kernel buffer, copied to the user afterwards;
- *        also the path of accept()'s peer address): put the client in
- *   inet_sock_destruct(sk)  toa_on_destruct: the socket dies, its record too
+ *   tcp_parse_options(net, skb, opt_rx, estab, foc)  toa_on_options (toa.h,
+ *        inline), then toa_options_looking: a segment of an established
+ *        socket whose options are more than a timestamp (every TOA-carrying
+ *        one), for records still looking
+ *   inet_getname / inet6_getname  toa_on_getname (toa_getname.h, inline),
+ *        after the kernel filled the sockaddr (a kernel buffer, copied to
+ *        the user afterwards; also the path of accept()'s peer address):
+ *        put the client in
+ *   inet_sock_destruct(sk)  toa_on_destruct (toa.h, inline): the socket
+ *        dies, its record too
  *
  * They never sleep, never write into a socket, and fail open: anything
  * unexpected leaves the connection as the kernel made it and is counted.
@@ -148,7 +151,7 @@ NOKPROBE_SYMBOL(toa_on_child);
  * pointer names no socket with a record: the lookup, keyed by pointer and
  * done before anything is read through it, finds nothing.
  */
-void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_rx, int estab)
+void toa_options_looking(const struct sk_buff *skb, struct tcp_options_received *opt_rx)
 {
 	struct sock *sk;
 	struct toa_entry *e;
@@ -156,8 +159,6 @@ void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_
 	u32 delta;
 	int st;
 
-	if (estab != 1 || likely(!atomic_read(&toa_nlooking)))
-		return;
 	sk = (struct sock *)container_of(opt_rx, struct tcp_sock, rx_opt);
 	rcu_read_lock();
 	e = toa_lookup(sk);
@@ -191,71 +192,4 @@ void toa_on_options(const struct sk_buff *skb, struct tcp_options_received *opt_
 out:
 	rcu_read_unlock();
 }
-NOKPROBE_SYMBOL(toa_on_options);
-
-static void rewrite4(struct sockaddr_in *sin, const struct toa_record *r)
-{
-	if (sin->sin_family != AF_INET || r->family != TOA_FAMILY_V4)
-		return;
-	/* cdn dialects carry no port: the connection's own stays. */
-	if (r->port)
-		sin->sin_port = r->port;
-	memcpy(&sin->sin_addr, r->addr, 4);
-	toa_count(TOA_C_GETNAME_V4);
-}
-NOKPROBE_SYMBOL(rewrite4);
-
-static void rewrite6(struct sockaddr_in6 *sin6, const struct toa_record *r)
-{
-	if (r->port)
-		sin6->sin6_port = r->port;
-	if (r->family == TOA_FAMILY_V4) {
-		/* An IPv4 client on a dual-stack socket: ::ffff:a.b.c.d, as the kernel writes it. */
-		memset(&sin6->sin6_addr, 0, 10);
-		sin6->sin6_addr.s6_addr16[5] = htons(0xffff);
-		memcpy(&sin6->sin6_addr.s6_addr[12], r->addr, 4);
-		toa_count(TOA_C_GETNAME_MAPPED);
-	} else {
-		memcpy(&sin6->sin6_addr, r->addr, 16);
-		toa_count(TOA_C_GETNAME_V6);
-	}
-	sin6->sin6_flowinfo = 0;
-	sin6->sin6_scope_id = 0;
-}
-NOKPROBE_SYMBOL(rewrite6);
-
-/*
- * After inet_getname/inet6_getname filled uaddr with the peer (the caller
- * checked peer != 0 and success). The socket is held by the caller, so its
- * record cannot be freed under us.
- */
-void toa_on_getname(struct socket *sock, struct sockaddr *uaddr)
-{
-	const struct toa_entry *e;
-	struct sock *sk = sock->sk;
-
-	if (!sk || sk->sk_protocol != IPPROTO_TCP)
-		return;
-	rcu_read_lock();
-	e = toa_lookup(sk);
-	if (!e || smp_load_acquire(&e->state) != TOA_S_FOUND || !(e->rec.flags & TOA_REC_REWRITTEN))
-		goto out;
-	if (!toa_entry_matches(e, sk)) {
-		toa_count(TOA_C_STALE);
-		goto out;
-	}
-	if (uaddr->sa_family == AF_INET)
-		rewrite4((struct sockaddr_in *)uaddr, &e->rec);
-	else if (uaddr->sa_family == AF_INET6)
-		rewrite6((struct sockaddr_in6 *)uaddr, &e->rec);
-out:
-	rcu_read_unlock();
-}
-NOKPROBE_SYMBOL(toa_on_getname);
-
-void toa_on_destruct(const struct sock *sk)
-{
-	if (atomic_read(&toa_nrecords))
-		toa_remove_sk(sk, TOA_C_FREED);
-}
-NOKPROBE_SYMBOL(toa_on_destruct);
+NOKPROBE_SYMBOL(toa_options_looking);

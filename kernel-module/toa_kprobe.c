@@ -9,6 +9,7 @@
  * (toa_entry_matches()), never shown for another connection.
  */
 #include "toa.h"
+#include "toa_getname.h"
 
 #ifndef TOA_FTRACE
 #include <linux/kprobes.h>
