@@ -118,11 +118,18 @@ static inline u32 toa_hash_sk(const void *key, u32 len, u32 seed)
 	return hash_64((unsigned long)*(const struct sock *const *)key ^ seed, 32);
 }
 
+/* Compares the pointer itself (the default compares key_len bytes read from the table, with memcmp). */
+static inline int toa_cmp_sk(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	return ((const struct toa_entry *)obj)->sk != *(const struct sock *const *)arg->key;
+}
+
 static const struct rhashtable_params toa_table_params = {
 	.head_offset = offsetof(struct toa_entry, node),
 	.key_offset = offsetof(struct toa_entry, sk),
 	.key_len = sizeof(const struct sock *),
 	.hashfn = toa_hash_sk,
+	.obj_cmpfn = toa_cmp_sk,
 	/*
 	 * Connections come and go by the thousand per second while only a few
 	 * dozen are open: a small table would be resized back and forth (a
@@ -134,7 +141,7 @@ static const struct rhashtable_params toa_table_params = {
 };
 
 /* The record of a socket, or NULL. Caller holds rcu_read_lock(). */
-static inline struct toa_entry *toa_lookup(const struct sock *sk)
+static __always_inline struct toa_entry *toa_lookup(const struct sock *sk)
 {
 	return rhashtable_lookup(&toa_table, &sk, toa_table_params);
 }
