@@ -3,9 +3,9 @@
  * toa.ko: lets applications behind an LVS FullNAT director see their real
  * clients. The director puts the client's address and port into a TCP
  * option (TOA) of the segments that open the connection; this module reads
- * it and makes getpeername()/accept() return the client, through kprobes
- * only (no patched kernel, no writes to read-only memory, nothing stored in
- * the socket). The same record is available through
+ * it and makes getpeername()/accept() return the client, through ftrace
+ * (kprobes before Linux 6.1): no patched kernel, no writes to read-only
+ * memory, nothing stored in the socket. The same record is available through
  * getsockopt(SOL_IP/SOL_IPV6, TOA_SO_RECORD); counters in /proc/net/toa_stats.
  *
  * Load it with a trust decision (the directors' LIPs, or any):
@@ -65,5 +65,5 @@ module_init(toa_init);
 module_exit(toa_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("TOA: real client addresses behind an LVS FullNAT director, via kprobes");
+MODULE_DESCRIPTION("TOA: real client addresses behind an LVS FullNAT director, via ftrace (kprobes before 6.1)");
 MODULE_VERSION("1.0.0");
