@@ -16,11 +16,10 @@
  * switch function tracing off under it (sysctl kernel.ftrace_enabled).
  *
  * What a hit costs, cut where it could be (the VM bench measures it):
- *   - FTRACE_OPS_FL_RECURSION: the trampoline calls the handler itself, not
- *     through ftrace's recursion guard. None of these handlers can reach a
- *     hooked function again, and the guard would drop a hit that nests in
- *     another tracer's callback: a lost hit is worse than the few
- *     instructions it costs.
+ *   - No FTRACE_OPS_FL_RECURSION (the flag asks ftrace for its recursion
+ *     guard): the trampoline calls the handler itself. None of these
+ *     handlers can reach a hooked function again, and the guard would drop
+ *     a hit that nests in another tracer's callback.
  *   - On x86-64 without IBT the wrapper enters the kernel's function just
  *     past its ftrace call (where the handler was called from, + the call's
  *     size), as the kernel's BPF trampolines call the original: one pass
@@ -52,7 +51,7 @@
 #define FSET_IP(fregs, ip)	ftrace_instruction_pointer_set(fregs, ip)
 #endif
 
-#define TOA_OPS_FLAGS		(FTRACE_OPS_FL_PERMANENT | FTRACE_OPS_FL_RECURSION)
+#define TOA_OPS_FLAGS		(FTRACE_OPS_FL_PERMANENT)
 #define TOA_OPS_FLAGS_REDIRECT	(TOA_OPS_FLAGS | FTRACE_OPS_FL_IPMODIFY)
 
 /* Calls sent to a wrapper that have not left it: module text must outlive them. */
