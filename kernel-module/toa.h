@@ -140,7 +140,7 @@ static const struct rhashtable_params toa_table_params = {
 	.automatic_shrinking = true,
 };
 
-/* The record of a socket, or NULL. Caller holds rcu_read_lock(). */
+/* The record of a socket, or NULL. Caller is an RCU reader (rcu_read_lock(), or the sched flavour). */
 static __always_inline struct toa_entry *toa_lookup(const struct sock *sk)
 {
 	return rhashtable_lookup(&toa_table, &sk, toa_table_params);
