@@ -80,6 +80,12 @@ static bool skip_hook(void)
 #endif
 static bool toa_skip_hook __read_mostly;
 
+/* The path of hosts with IBT, on any host: so that it can be tested where the CPU has no IBT. */
+static bool getname_reentry;
+module_param(getname_reentry, bool, 0444);
+MODULE_PARM_DESC(getname_reentry,
+		 "The getname wrapper calls the kernel's function by name, through the hook again, as where IBT is on (for tests; default 0)");
+
 static __always_inline int call_getname(unsigned long *body, getname_fn byname,
 					struct socket *sock, struct sockaddr *uaddr, int peer)
 {
@@ -200,7 +206,7 @@ int toa_hooks_init(void)
 	unsigned int i;
 	int err;
 
-	toa_skip_hook = skip_hook();
+	toa_skip_hook = skip_hook() && !getname_reentry;
 	for (i = 0; i < ARRAY_SIZE(hooks); i++) {
 		struct hook *h = &hooks[i];
 		/* ftrace_set_filter() wants a writable buffer. */

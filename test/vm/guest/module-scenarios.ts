@@ -202,6 +202,26 @@ async function main(): Promise<void> {
       return { v4: a4, v6: a6 };
     });
 
+    await scenario('getname_reentry=1 (the path of hosts with IBT: the hook passed twice): accept() and getpeername() still return the client', async () => {
+      // This guest's CPU has no IBT, so the wrapper normally enters the function past its ftrace call; force the other way.
+      rmmod();
+      try {
+        const r = insmod(TRUST, 'getname_reentry=1');
+        assert.equal(r.code, 0, `insmod: ${r.out}\n${dmesgTail()}`);
+        assert.match(readFileSync('/proc/net/toa_stats', 'utf8'), /^getname_passes two$/m);
+        const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', '1000', '-c', '2']);
+        await gpb.waitFor(/^listening/m, SLOW);
+        const a4 = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, v4opt, 'ack', ['-r', '']);
+        assert.deepEqual([a4.acceptPeer, a4.acceptPort, a4.peer, a4.port], [`::ffff:${FAKE4}`, FAKE_PORT, `::ffff:${FAKE4}`, FAKE_PORT]);
+        const a6 = await send(lab, 'client', ADDR.client6, ADDR.vip6, 9000, v6opt, 'ack', ['-r', '']);
+        assert.deepEqual([a6.acceptPeer, a6.acceptPort, a6.peer, a6.port], [FAKE6, FAKE_PORT, FAKE6, FAKE_PORT]);
+        return { v4: a4, v6: a6 };
+      } finally {
+        if (loaded()) rmmod();
+        assert.equal(insmod(TRUST).code, 0, 'insmod again without getname_reentry');
+      }
+    });
+
     await scenario('forged TOA from the stranger (untrusted source) is ignored', async () => {
       const s0 = await stats(lab);
       const b4 = await send(lab, 'stranger', ADDR.stranger4, ADDR.rsStranger4, 80, v4opt);

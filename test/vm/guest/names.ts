@@ -10,6 +10,7 @@ export const MODULE_SCENARIOS: string[] = [
   'TOA only in the first data segment is taken',
   'getsockopt(TOA_SO_RECORD): the record, and NAT64 recorded but not rewritten',
   'accept() returns the client too (IPv4 and IPv6)',
+  'getname_reentry=1 (the path of hosts with IBT: the hook passed twice): accept() and getpeername() still return the client',
   'forged TOA from the stranger (untrusted source) is ignored',
   'malformed options are never trusted, and counted by reason',
   'a malformed option in the handshake does not end the search: a TOA in the next segment is taken, as on the eBPF path',
