@@ -246,10 +246,10 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
   }
   chain syn_proxy {
     type filter hook input priority filter;
-    iifname "cli0" ip daddr ${ADDR.vip4} meta l4proto tcp ct state invalid,untracked synproxy mss 1460 wscale 7${ts}
-    iifname "cli0" ip6 daddr ${ADDR.vip6} meta l4proto tcp ct state invalid,untracked synproxy mss 1440 wscale 7${ts}
-    iifname "cli0" ip daddr ${ADDR.vip4} meta l4proto tcp ct state invalid drop
-    iifname "cli0" ip6 daddr ${ADDR.vip6} meta l4proto tcp ct state invalid drop
+    iifname "cli0" ip daddr ${ADDR.vip4} meta l4proto tcp ct state invalid,untracked counter synproxy mss 1460 wscale 7${ts}
+    iifname "cli0" ip6 daddr ${ADDR.vip6} meta l4proto tcp ct state invalid,untracked counter synproxy mss 1440 wscale 7${ts}
+    iifname "cli0" ip daddr ${ADDR.vip4} meta l4proto tcp ct state invalid counter drop
+    iifname "cli0" ip6 daddr ${ADDR.vip6} meta l4proto tcp ct state invalid counter drop
   }
   chain out_nat {
     type nat hook output priority -100;
