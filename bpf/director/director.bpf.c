@@ -14,6 +14,11 @@
  *         until the server acknowledges some or speaks, retransmissions
  *         included), except SYN and RST.
  *
+ * With --rs-dev two more programs run on the real-server-facing device
+ * (toa_rs_ingress, toa_rs_egress: see there) for engines that build the
+ * real server's handshake themselves (SYNPROXY); the client side then only
+ * strips and clamps.
+ *
  * Writing takes one of two ways per segment: the fast one moves only
  * headers (bpf_skb_adjust_room opens a gap before the TCP header, which
  * moves into it); the tail one moves the payload and keeps the TCP header
@@ -1312,9 +1317,9 @@ int toa_rs_ingress(struct __sk_buff *skb)
  * SYNPROXY's ACK to the real server echoes a wrong timestamp: the kernel
  * builds it with the server's TSval as TSecr, then its own hook shifts that
  * by the client-to-server timestamp offset as if it came from the client
- * (nf_synproxy_core.c, synproxy_tstamp_adjust). Linux 6.8+ real servers
- * refuse such an ACK (TcpExtTSEcrRejected) and retransmit the SYN-ACK a
- * second later. Before the server has spoken, every right TSecr is one of
+ * (nf_synproxy_core.c, synproxy_tstamp_adjust). Real servers that check
+ * TSecr in SYN_RECV (those counting TcpExtTSEcrRejected; 6.18 does) refuse
+ * such an ACK and retransmit the SYN-ACK a second later. Before the server has spoken, every right TSecr is one of
  * its SYN-ACKs' TSvals; one outside them is set to the latest.
  */
 static __always_inline void fix_tsecr(struct __sk_buff *skb, struct seg *s, const struct director_rsflow *f)
