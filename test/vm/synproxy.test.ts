@@ -1,0 +1,64 @@
+/**
+ * The director behind SYNPROXY on an older kernel: boots Debian's 6.1 in
+ * qemu and runs test/e2e/director-synproxy.test.ts (unchanged) in it, so the
+ * conntrack kfunc and the CO-RE reads of struct nf_conn are checked against
+ * 6.1's verifier and BTF, not only the host's. The spoofed flood is left to
+ * the host run: an emulated guest cannot send one at a meaningful rate.
+ *
+ * TOA_VM_SYNPROXY_KERNELS=6.1,6.12 picks the kernels (default 6.1).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
+import { fetchKernel, type Series } from './kernels.js';
+
+const why = vmUnavailable();
+if (why) console.warn(`skipping VM tests: ${why}`);
+const SERIES = (process.env.TOA_VM_SYNPROXY_KERNELS ?? '6.1').split(',').filter(Boolean) as Series[];
+const FILE = 'test/e2e/director-synproxy.test.ts';
+
+interface VitestJson {
+  testResults?: { name: string; status: string; message?: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[];
+}
+
+describe.skipIf(why).each(SERIES)('director behind SYNPROXY on Debian %s', (series) => {
+  let run: GuestRun;
+  let report: VitestJson = {};
+
+  beforeAll(async () => {
+    const kernel = fetchKernel(series);
+    run = await runGuest(kernel, {
+      script: `node_modules/.bin/vitest run --project e2e ${FILE} -t '^(?!.*flood)' --reporter=json --outputFile="$RESULTS/vitest.json"`,
+      extraModules: ['nft_synproxy'],
+      timeoutMs: 1_800_000,
+    });
+    const file = join(run.resultsDir, 'vitest.json');
+    if (existsSync(file)) report = JSON.parse(readFileSync(file, 'utf8'));
+    console.log(`SYNPROXY on ${kernel.release}: guest ran ${run.seconds.toFixed(0)} s`);
+  });
+
+  afterAll(() => {
+    if (!run) return;
+    const ok = run.kernelProblems.length === 0 && report.testResults?.every((r) => r.status === 'passed');
+    if (ok) removeRun(run);
+    else console.warn(`VM run kept in ${run.resultsDir}`);
+  });
+
+  it('the guest runs the tests and powers off in time', () => {
+    expect(run.timedOut, `guest hung; console:\n${run.console.slice(-4000)}`).toBe(false);
+    expect(report.testResults, `no vitest report; console:\n${run.console.slice(-4000)}`).toBeDefined();
+  });
+
+  it(`${FILE} passes in the guest`, () => {
+    const res = report.testResults?.find((r) => r.name.endsWith(FILE));
+    expect(res, `${FILE} did not run`).toBeDefined();
+    const failed = res!.assertionResults.filter((a) => a.status === 'failed');
+    expect(failed.map((a) => `${a.fullName}: ${a.failureMessages.join('\n').slice(0, 1500)}`), res!.message).toEqual([]);
+    expect(res!.assertionResults.filter((a) => a.status === 'passed').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('the guest kernel log reports no BUG, WARNING or Oops', () => {
+    expect(run.kernelProblems, (run.dmesg || run.console).slice(-4000)).toEqual([]);
+  });
+});
