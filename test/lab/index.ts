@@ -259,6 +259,26 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
 `;
   }
 
+  /**
+   * Makes the client's extra addresses silent, like hosts that are not there:
+   * what arrives for them is dropped, so a flood spoofed from them draws no
+   * RST that would free the half-open state it makes.
+   */
+  async muteExtraClients(count: number): Promise<void> {
+    const v4 = Array.from({ length: count }, (_, i) => extraClient4(i)).join(', ');
+    const v6 = Array.from({ length: count }, (_, i) => extraClient6(i)).join(', ');
+    await this.execOk('client', ['nft', '-f', '-'], {
+      input: `table inet toa_mute {
+  chain in {
+    type filter hook input priority filter;
+    ip daddr { ${v4} } drop
+    ip6 daddr { ${v6} } drop
+  }
+}
+`,
+    });
+  }
+
   /** Runs a command in a lab namespace; never throws for a non-zero exit. */
   exec(role: Role, argv: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
     return run(inNetns(this.ns[role], argv), { input: opts.input, timeoutMs: opts.timeoutMs, env: this.env(opts.env) });
