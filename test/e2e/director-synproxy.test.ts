@@ -26,12 +26,19 @@ import {
   extraClient4,
   labUnavailable,
   REPO_ROOT,
+  run,
   tcpOptions,
   type Lab,
   type TcpSegment,
 } from '../lab/index.js';
 
-const why = labUnavailable();
+/**
+ * The real server's reader: the eBPF path (default), or toa.ko when
+ * TOA_SYNPROXY_READER=module and TOA_KO names the module (the VM run sets
+ * both: modules load only in its guests).
+ */
+const MODULE = process.env.TOA_SYNPROXY_READER === 'module';
+const why = labUnavailable() ?? (MODULE && !process.env.TOA_KO ? 'TOA_SYNPROXY_READER=module needs TOA_KO' : null);
 const HTTP = 80;
 const BANNER = 25;
 const CONNS = 5;
@@ -85,7 +92,7 @@ function handshake(segs: TcpSegment[], lport: number, port: number) {
   return { toServer, synacks, completing };
 }
 
-describe.skipIf(why)(`director behind SYNPROXY (--rs-dev)${why ? ` (skipped: ${why})` : ''}`, () => {
+describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${MODULE ? 'toa.ko' : 'eBPF'} real server${why ? ` (skipped: ${why})` : ''}`, () => {
   let lab: Lab;
 
   beforeAll(async () => {
@@ -94,7 +101,12 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev)${why ? ` (skipped: ${w
     await lab.muteExtraClients(SPOOFED);
     await lab.setSynproxy({});
     await lab.attachWriter({ ports: [HTTP, BANNER], rsDev: true });
-    await lab.attachRealserver();
+    if (MODULE) {
+      const r = await run(['busybox', 'insmod', process.env.TOA_KO!, `trust=${ADDR.lip4}/32,${ADDR.lip6}/128`]);
+      if (r.code !== 0) throw new Error(`insmod toa.ko: ${r.stderr || r.stdout}`);
+    } else {
+      await lab.attachRealserver();
+    }
     await lab.startPeerEcho({ port: HTTP });
     const banner = lab.spawn(
       'realserver',
@@ -106,6 +118,7 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev)${why ? ` (skipped: ${w
 
   afterAll(async () => {
     await lab?.destroy();
+    if (MODULE) await run(['busybox', 'rmmod', 'toa']);
   });
 
   it('status shows the real-server-facing programs', async () => {

@@ -2,7 +2,8 @@
  * The director behind SYNPROXY on an older kernel: boots Debian's 6.1 in
  * qemu and runs test/e2e/director-synproxy.test.ts (unchanged) in it, so the
  * conntrack kfunc and the CO-RE reads of struct nf_conn are checked against
- * 6.1's verifier and BTF, not only the host's. The spoofed flood is left to
+ * 6.1's verifier and BTF, not only the host's; once with the eBPF real
+ * server, once with toa.ko (the only place it can load). The spoofed flood is left to
  * the host run: an emulated guest cannot send one at a meaningful rate.
  *
  * TOA_VM_SYNPROXY_KERNELS=6.1,6.12 picks the kernels (default 6.1).
@@ -11,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
+import { buildModule } from './build.js';
 import { fetchKernel, type Series } from './kernels.js';
 
 const why = vmUnavailable();
@@ -24,34 +26,44 @@ interface VitestJson {
 
 describe.skipIf(why).each(SERIES)('director behind SYNPROXY on Debian %s', (series) => {
   let run: GuestRun;
-  let report: VitestJson = {};
+  const reports: { ebpf?: VitestJson; module?: VitestJson } = {};
 
   beforeAll(async () => {
     const kernel = fetchKernel(series);
+    const build = buildModule(kernel);
+    // Twice: the eBPF real server, then toa.ko (TOA_SYNPROXY_READER=module).
+    const vitest = `node_modules/.bin/vitest run --project e2e ${FILE} -t '^(?!.*flood)' --reporter=json`;
     run = await runGuest(kernel, {
-      script: `node_modules/.bin/vitest run --project e2e ${FILE} -t '^(?!.*flood)' --reporter=json --outputFile="$RESULTS/vitest.json"`,
+      script: [
+        `${vitest} --outputFile="$RESULTS/vitest.json"`,
+        `TOA_SYNPROXY_READER=module TOA_KO='${build.ko}' ${vitest} --outputFile="$RESULTS/vitest-module.json"`,
+      ].join('; '),
       extraModules: ['nft_synproxy'],
       timeoutMs: 1_800_000,
     });
-    const file = join(run.resultsDir, 'vitest.json');
-    if (existsSync(file)) report = JSON.parse(readFileSync(file, 'utf8'));
+    for (const [name, k] of [['vitest.json', 'ebpf'], ['vitest-module.json', 'module']] as const) {
+      const file = join(run.resultsDir, name);
+      if (existsSync(file)) reports[k] = JSON.parse(readFileSync(file, 'utf8'));
+    }
     console.log(`SYNPROXY on ${kernel.release}: guest ran ${run.seconds.toFixed(0)} s`);
   });
 
   afterAll(() => {
     if (!run) return;
-    const ok = run.kernelProblems.length === 0 && report.testResults?.every((r) => r.status === 'passed');
+    const ok =
+      run.kernelProblems.length === 0 &&
+      [reports.ebpf, reports.module].every((rep) => rep?.testResults?.every((r) => r.status === 'passed'));
     if (ok) removeRun(run);
     else console.warn(`VM run kept in ${run.resultsDir}`);
   });
 
   it('the guest runs the tests and powers off in time', () => {
     expect(run.timedOut, `guest hung; console:\n${run.console.slice(-4000)}`).toBe(false);
-    expect(report.testResults, `no vitest report; console:\n${run.console.slice(-4000)}`).toBeDefined();
+    expect(reports.ebpf?.testResults, `no vitest report; console:\n${run.console.slice(-4000)}`).toBeDefined();
   });
 
-  it(`${FILE} passes in the guest`, () => {
-    const res = report.testResults?.find((r) => r.name.endsWith(FILE));
+  it.each(['ebpf', 'module'] as const)(`${FILE} passes in the guest, %s real server`, (reader) => {
+    const res = reports[reader]?.testResults?.find((r) => r.name.endsWith(FILE));
     expect(res, `${FILE} did not run`).toBeDefined();
     const failed = res!.assertionResults.filter((a) => a.status === 'failed');
     expect(failed.map((a) => `${a.fullName}: ${a.failureMessages.join('\n').slice(0, 1500)}`), res!.message).toEqual([]);
