@@ -200,6 +200,17 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${MODULE ? 'toa.ko' :
     });
   });
 
+  it("the director's own connection to the real server (not to a VIP) gets no TOA", async () => {
+    const before = (await lab.writerStatus()).counters;
+    const [r] = await lab.httpClient(['--url', `http://${ADDR.rs4}:${HTTP}/`], 'director');
+    const after = (await lab.writerStatus()).counters;
+    expect(r.error).toBeUndefined();
+    expect(r.body.remoteAddress.replace(/^::ffff:/, '')).toBe(ADDR.lip4);
+    expect(after.rs_no_conntrack - before.rs_no_conntrack).toBe(1);
+    expect(after.rs_flow_new - before.rs_flow_new).toBe(0);
+    expect(after.written_v4 - before.written_v4).toBe(0);
+  });
+
   it('a bounded spoofed SYN flood: legitimate clients all succeed and are named; no writer state, no real-server socket from it', async () => {
     const stBefore = await lab.writerStatus();
     const rsBefore = await netstat(lab, 'realserver');
