@@ -163,6 +163,8 @@ enum {
 	SEG_HEADERS,		/* IPv6 headers not walked, or IPsec (family and daddr set) */
 	SEG_VLAN,		/* more VLAN tags in the frame than VLAN_MAX */
 	SEG_SOURCE_ROUTE,	/* TCP with a source route still to follow (family and daddr set) */
+	SEG_FRAGMENT_HDRS,	/* IPv6: a fragment of extension headers, where a Routing header may hide */
+	SEG_HEADERS_LONG,	/* IPv6: more extension headers than EXTHDR_MAX, where one may hide */
 };
 
 /*
@@ -206,6 +208,8 @@ static __always_inline bool v6_may_hide_tcp(__u8 nh)
  * extension header, or a chain longer than EXTHDR_MAX cannot be vouched for.
  * A Routing header with segments left makes TCP a source-routed segment,
  * whatever its destination: the kernel may forward it on to a VIP after tc.
+ * So does a Routing header the walk cannot see, after a Fragment header or
+ * beyond EXTHDR_MAX: those are told apart from a VIP-bound fragment or chain.
  */
 static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 {
@@ -227,7 +231,8 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		 * first fragment says, and that one carries the same value).
 		 */
 		if (nh == IPPROTO_FRAGMENT_)
-			return routed ? SEG_SOURCE_ROUTE : v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT : SEG_OTHER;
+			return routed ? SEG_SOURCE_ROUTE : h[0] == IPPROTO_TCP ? SEG_FRAGMENT :
+			       v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT_HDRS : SEG_OTHER;
 		if (nh == IPPROTO_ROUTING_ && h[3])	/* segments left: the destination is not final */
 			routed = true;
 		nh = h[0];
@@ -235,7 +240,7 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		s->odd = 1;
 	}
 	if (nh != IPPROTO_TCP)
-		goto headers;
+		return routed ? SEG_SOURCE_ROUTE : v6_may_hide_tcp(nh) ? SEG_HEADERS_LONG : SEG_OTHER;
 	if (routed)
 		return SEG_SOURCE_ROUTE;
 	s->l4 = off;
@@ -334,6 +339,13 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		__builtin_memset(s->daddr, 0, sizeof(s->daddr));
 		__builtin_memcpy(s->saddr, &s->ip.v4.saddr, 4);
 		__builtin_memcpy(s->daddr, &s->ip.v4.daddr, 4);
+		/*
+		 * The source route first: every fragment carries it (LSRR and SSRR
+		 * are copied), and reassembly would hand the whole to the route.
+		 */
+		if ((s->ip.v4.protocol == IPPROTO_TCP || s->ip.v4.protocol == IPPROTO_ESP_ || s->ip.v4.protocol == IPPROTO_AH_) &&
+		    s->ip.v4.ihl > 5 && v4_source_routed(skb, s))
+			return SEG_SOURCE_ROUTE;
 		if (s->ip.v4.protocol == IPPROTO_ESP_ || s->ip.v4.protocol == IPPROTO_AH_)
 			return SEG_HEADERS;
 		if (s->ip.v4.protocol != IPPROTO_TCP || s->ip.v4.ihl < 5)
@@ -341,8 +353,6 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		/* Any fragment, the first (MF set) included: reassembly would happen behind our back. */
 		if (s->ip.v4.frag_off & bpf_htons(0x3fff))
 			return SEG_FRAGMENT;
-		if (s->ip.v4.ihl > 5 && v4_source_routed(skb, s))
-			return SEG_SOURCE_ROUTE;
 		s->odd |= s->ip.v4.ihl > 5;
 		s->l4 = s->l3 + s->ip.v4.ihl * 4;
 		s->end = s->l3 + bpf_ntohs(s->ip.v4.tot_len);
@@ -991,6 +1001,12 @@ int toa_ingress(struct __sk_buff *skb)
 	case SEG_SOURCE_ROUTE:
 		/* Any destination: the route may lead to a VIP after tc. */
 		toa_count(DC_DROP_SOURCE_ROUTE);
+		return TC_ACT_SHOT;
+	case SEG_FRAGMENT_HDRS:	/* any destination: a Routing header may be in the fragments */
+		toa_count(DC_DROP_FRAGMENT);
+		return TC_ACT_SHOT;
+	case SEG_HEADERS_LONG:	/* any destination: a Routing header may be past EXTHDR_MAX */
+		toa_count(DC_DROP_HEADERS);
 		return TC_ACT_SHOT;
 	default:
 		goto not_tcp;
