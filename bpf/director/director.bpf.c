@@ -862,8 +862,12 @@ static __always_inline int lengths(struct __sk_buff *skb, struct seg *s, __u32 r
 	return 0;
 }
 
-/* Inserts the TOA right after the fixed TCP header, by the fast way when the segment allows it. */
-static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u32 room)
+/*
+ * Inserts the TOA right after the fixed TCP header, by the fast way when the
+ * segment allows it. TC_ACT_SHOT when a helper failed halfway: the packet is
+ * no longer what the client sent, nor a segment we vouch for.
+ */
+static __always_inline int write_toa(struct __sk_buff *skb, struct seg *s, __u32 room)
 {
 	__u8 opt[32] __attribute__((aligned(4))) = {};	/* summed as 32-bit words */
 	__u8 d = s->family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4;
@@ -874,11 +878,11 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 		goto err;
 	if (s->th.doff * 4 + room > 60) {
 		toa_count(DC_NO_ROOM);
-		return;
+		return TC_PASS;
 	}
 	if (skb->gso_size) {
 		toa_count(DC_GSO);
-		return;
+		return TC_PASS;
 	}
 	/* Odd-length dialects (cdn, cdn6) lead with a NOP so the option area stays word-sized. */
 	if (toa_dialect_len(d) & 3) {
@@ -897,7 +901,7 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 	} else {
 		err = insert_moved(skb, s, opt, room);
 		if (err == 1)
-			return;
+			return TC_PASS;
 		if (err == -1)
 			goto err;
 		if (err || lengths(skb, s, room))
@@ -905,15 +909,17 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 		toa_count(DC_WRITTEN_MOVED);
 	}
 	toa_count(s->family == TOA_FAMILY_V4 ? DC_WRITTEN_V4 : DC_WRITTEN_V6);
-	return;
+	return TC_PASS;
 broken:
 	/*
-	 * Helpers only fail here on memory trouble after the packet grew; it is
-	 * no longer what the client sent, and the receiver's checksum check will
-	 * drop it (TCP retransmits). Counted: never seen in practice.
+	 * Helpers only fail here on memory trouble after the packet grew: dropped
+	 * (TCP retransmits) rather than left to the receiver's checksum.
 	 */
+	toa_count(DC_HELPER_ERR);
+	return TC_ACT_SHOT;
 err:
 	toa_count(DC_HELPER_ERR);
+	return TC_PASS;
 }
 
 /*
@@ -1062,7 +1068,8 @@ int toa_ingress(struct __sk_buff *skb)
 		}
 		return TC_PASS;
 	}
-	write_toa(skb, &s, toa_room(s.family));
+	if (write_toa(skb, &s, toa_room(s.family)) == TC_ACT_SHOT)
+		return TC_ACT_SHOT;
 	if (s.th.fin) {
 		bpf_map_delete_elem(&flows, &k);
 		toa_count(DC_FLOW_CLOSED);
