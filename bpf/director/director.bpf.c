@@ -186,6 +186,8 @@ enum {
 	SEG_HEADERS,		/* IPv6 headers not walked, or IPsec (family and daddr set) */
 	SEG_VLAN,		/* more VLAN tags in the frame than VLAN_MAX */
 	SEG_SOURCE_ROUTE,	/* TCP with a source route still to follow (family and daddr set) */
+	SEG_FRAGMENT_HDRS,	/* IPv6: a fragment of extension headers, where a Routing header may hide */
+	SEG_HEADERS_LONG,	/* IPv6: more extension headers than EXTHDR_MAX, where one may hide */
 };
 
 /*
@@ -229,6 +231,8 @@ static __always_inline bool v6_may_hide_tcp(__u8 nh)
  * extension header, or a chain longer than EXTHDR_MAX cannot be vouched for.
  * A Routing header with segments left makes TCP a source-routed segment,
  * whatever its destination: the kernel may forward it on to a VIP after tc.
+ * So does a Routing header the walk cannot see, after a Fragment header or
+ * beyond EXTHDR_MAX: those are told apart from a VIP-bound fragment or chain.
  */
 static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 {
@@ -250,7 +254,8 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		 * first fragment says, and that one carries the same value).
 		 */
 		if (nh == IPPROTO_FRAGMENT_)
-			return routed ? SEG_SOURCE_ROUTE : v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT : SEG_OTHER;
+			return routed ? SEG_SOURCE_ROUTE : h[0] == IPPROTO_TCP ? SEG_FRAGMENT :
+			       v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT_HDRS : SEG_OTHER;
 		if (nh == IPPROTO_ROUTING_ && h[3])	/* segments left: the destination is not final */
 			routed = true;
 		nh = h[0];
@@ -258,7 +263,7 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		s->odd = 1;
 	}
 	if (nh != IPPROTO_TCP)
-		goto headers;
+		return routed ? SEG_SOURCE_ROUTE : v6_may_hide_tcp(nh) ? SEG_HEADERS_LONG : SEG_OTHER;
 	if (routed)
 		return SEG_SOURCE_ROUTE;
 	s->l4 = off;
@@ -357,6 +362,13 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		__builtin_memset(s->daddr, 0, sizeof(s->daddr));
 		__builtin_memcpy(s->saddr, &s->ip.v4.saddr, 4);
 		__builtin_memcpy(s->daddr, &s->ip.v4.daddr, 4);
+		/*
+		 * The source route first: every fragment carries it (LSRR and SSRR
+		 * are copied), and reassembly would hand the whole to the route.
+		 */
+		if ((s->ip.v4.protocol == IPPROTO_TCP || s->ip.v4.protocol == IPPROTO_ESP_ || s->ip.v4.protocol == IPPROTO_AH_) &&
+		    s->ip.v4.ihl > 5 && v4_source_routed(skb, s))
+			return SEG_SOURCE_ROUTE;
 		if (s->ip.v4.protocol == IPPROTO_ESP_ || s->ip.v4.protocol == IPPROTO_AH_)
 			return SEG_HEADERS;
 		if (s->ip.v4.protocol != IPPROTO_TCP || s->ip.v4.ihl < 5)
@@ -364,8 +376,6 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		/* Any fragment, the first (MF set) included: reassembly would happen behind our back. */
 		if (s->ip.v4.frag_off & bpf_htons(0x3fff))
 			return SEG_FRAGMENT;
-		if (s->ip.v4.ihl > 5 && v4_source_routed(skb, s))
-			return SEG_SOURCE_ROUTE;
 		s->odd |= s->ip.v4.ihl > 5;
 		s->l4 = s->l3 + s->ip.v4.ihl * 4;
 		s->end = s->l3 + bpf_ntohs(s->ip.v4.tot_len);
@@ -878,9 +888,11 @@ static __always_inline int lengths(struct __sk_buff *skb, struct seg *s, __u32 r
 /*
  * Inserts the TOA (cport, caddr: the client, of the segment's family) right
  * after the fixed TCP header, by the fast way when the segment allows it.
+ * TC_ACT_SHOT when a helper failed halfway: the packet is no longer what the
+ * client sent, nor a segment we vouch for.
  */
-static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u32 room, __be16 cport,
-				      const __u8 *caddr)
+static __always_inline int write_toa(struct __sk_buff *skb, struct seg *s, __u32 room, __be16 cport,
+				     const __u8 *caddr)
 {
 	__u8 opt[32] __attribute__((aligned(4))) = {};	/* summed as 32-bit words */
 	__u8 d = s->family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4;
@@ -891,11 +903,11 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 		goto err;
 	if (s->th.doff * 4 + room > 60) {
 		toa_count(DC_NO_ROOM);
-		return;
+		return TC_PASS;
 	}
 	if (skb->gso_size) {
 		toa_count(DC_GSO);
-		return;
+		return TC_PASS;
 	}
 	/* Odd-length dialects (cdn, cdn6) lead with a NOP so the option area stays word-sized. */
 	if (toa_dialect_len(d) & 3) {
@@ -914,7 +926,7 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 	} else {
 		err = insert_moved(skb, s, opt, room);
 		if (err == 1)
-			return;
+			return TC_PASS;
 		if (err == -1)
 			goto err;
 		if (err || lengths(skb, s, room))
@@ -922,15 +934,17 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 		toa_count(DC_WRITTEN_MOVED);
 	}
 	toa_count(s->family == TOA_FAMILY_V4 ? DC_WRITTEN_V4 : DC_WRITTEN_V6);
-	return;
+	return TC_PASS;
 broken:
 	/*
-	 * Helpers only fail here on memory trouble after the packet grew; it is
-	 * no longer what the client sent, and the receiver's checksum check will
-	 * drop it (TCP retransmits). Counted: never seen in practice.
+	 * Helpers only fail here on memory trouble after the packet grew: dropped
+	 * (TCP retransmits) rather than left to the receiver's checksum.
 	 */
+	toa_count(DC_HELPER_ERR);
+	return TC_ACT_SHOT;
 err:
 	toa_count(DC_HELPER_ERR);
+	return TC_PASS;
 }
 
 /*
@@ -1019,6 +1033,12 @@ int toa_ingress(struct __sk_buff *skb)
 		/* Any destination: the route may lead to a VIP after tc. */
 		toa_count(DC_DROP_SOURCE_ROUTE);
 		return TC_ACT_SHOT;
+	case SEG_FRAGMENT_HDRS:	/* any destination: a Routing header may be in the fragments */
+		toa_count(DC_DROP_FRAGMENT);
+		return TC_ACT_SHOT;
+	case SEG_HEADERS_LONG:	/* any destination: a Routing header may be past EXTHDR_MAX */
+		toa_count(DC_DROP_HEADERS);
+		return TC_ACT_SHOT;
 	default:
 		goto not_tcp;
 	}
@@ -1073,7 +1093,8 @@ int toa_ingress(struct __sk_buff *skb)
 		}
 		return TC_PASS;
 	}
-	write_toa(skb, &s, toa_room(s.family), s.th.source, s.saddr);
+	if (write_toa(skb, &s, toa_room(s.family), s.th.source, s.saddr) == TC_ACT_SHOT)
+		return TC_ACT_SHOT;
 	if (s.th.fin) {
 		bpf_map_delete_elem(&flows, &k);
 		toa_count(DC_FLOW_CLOSED);
@@ -1375,7 +1396,8 @@ int toa_rs_egress(struct __sk_buff *skb)
 	}
 	if (f->has_ts)
 		fix_tsecr(skb, &s, f);
-	write_toa(skb, &s, toa_room(s.family), f->cport, f->caddr);
+	if (write_toa(skb, &s, toa_room(s.family), f->cport, f->caddr) == TC_ACT_SHOT)
+		return TC_ACT_SHOT;
 	if (s.th.fin) {
 		bpf_map_delete_elem(&rsflows, &k);
 		toa_count(DC_FLOW_CLOSED);

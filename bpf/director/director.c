@@ -743,6 +743,7 @@ static int cmd_status(const struct toa_global *g)
 	char addr[INET6_ADDRSTRLEN], name[IF_NAMESIZE], dir[PATH_MAX];
 	int ncpu, vfd = -1, ffd = -1, cfd = -1, err, ret = 1, i, c, nv = 0;
 	bool here, in_ing = false, in_eg = false, rs_ing = false, rs_eg = false;
+	int ahead = -1;
 	__u32 used = 0, rs_used = 0;
 
 	if (toa_prepare_pin_dir(g, false))
@@ -802,6 +803,7 @@ static int cmd_status(const struct toa_global *g)
 
 		in_ing = ok && tc_hook_present(info.ifindex, info.hook, dir, 0);
 		in_eg = ok && tc_hook_present(info.ifindex, info.hook, dir, 1);
+		ahead = in_ing ? tc_hook_ingress_ahead(info.ifindex, info.hook, dir) : -1;
 	}
 
 	if (env.opts.prometheus) {
@@ -825,6 +827,10 @@ static int cmd_status(const struct toa_global *g)
 			       in_ing ? "true" : "false", in_eg ? "true" : "false");
 		else
 			printf("\"filters\": null, ");
+		if (ahead >= 0)
+			printf("\"ingress_ahead\": %d, ", ahead);
+		else
+			printf("\"ingress_ahead\": null, ");
 		printf("\"vips\": [");
 	} else {
 		printf("director: attached to %s (ifindex %u) by %s", info.dev, info.ifindex,
@@ -833,6 +839,9 @@ static int cmd_status(const struct toa_global *g)
 			printf(": ingress %s, egress %s", in_ing ? "yes" : "MISSING", in_eg ? "yes" : "MISSING");
 		else
 			printf(" (not in this network namespace)");
+		if (ahead > 0)
+			printf("\n  WARNING: %d tcx program(s) run at ingress before the writer: each could "
+			       "redirect a VIP-bound packet past the strip (detach and attach again puts the writer first)", ahead);
 		printf("\n  pin dir: %s/%s\n  VIPs:", g->pin_dir, DIRECTOR_PIN_SUBDIR);
 	}
 	while (!bpf_map_get_next_key(vfd, prev, &vk) && nv < DIRECTOR_VIPS_MAX) {
