@@ -12,6 +12,8 @@
  *    "vips": ["198.51.100.100:80", "[2001:db8:100::100]:80"],
  *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [28, 200, 253, 254],
  *    "flows": {"max": 65536, "used": 0},
+ *    "rs": null, or with --rs-dev {"device": "rs0", "ifindex": 4, "hook": "tcx",
+ *          "filters": {"ingress": true, "egress": true}, "flows": {"max": 65536, "used": 0}},
  *    "counters": {"written_v4": 0, ...one key per enum director_counter...}}
  *
  * or {"attached": false} when nothing is pinned.
