@@ -6,16 +6,20 @@
  * Shows, step by step, what the real server's app sees: the director's LIP
  * under plain FullNAT; the TOA option the writer puts on the wire; the client
  * once the real server reads TOA (eBPF getpeername hooks + the toa package),
- * for IPv4, IPv6 and a NAT64 client. Tears everything down at the end.
+ * for IPv4, IPv6 and a NAT64 client; then SYNPROXY in front of the director
+ * and a spoofed SYN flood, through which clients still get in and are named.
+ * Tears everything down at the end.
  */
 import { join } from 'node:path';
 import { decodeOptions } from '../node-toa/src/wire.js';
-import { ADDR, createLab, endpoint, REPO_ROOT, type ClientResult, type Lab, type TcpSegment } from './lab/index.js';
+import { ADDR, createLab, endpoint, extraClient4, REPO_ROOT, type ClientResult, type Lab, type TcpSegment } from './lab/index.js';
 import { craft, ensureCraft, toaHex } from './tools/craft.js';
 
 const PORT = 80;
 /** A plain Node server (no toa package) beside the Express app: what the kernel hook alone gives. */
 const PLAIN_PORT = 8080;
+/** Spoofed sources of the flood in step 4. */
+const FLOOD_SOURCES = 16;
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s = ''): void => void process.stdout.write(`${s}\n`);
 
@@ -99,7 +103,28 @@ async function main(): Promise<void> {
     say(`   ${''.padEnd(35)} (a NAT64 director's segment: IPv4 from the LIP with a v6 TOA, crafted with test/tools/toa-craft)`);
 
     say();
-    say(bold('4. Counters'));
+    say(bold('4. SYNPROXY in front, then a spoofed SYN flood:') + ' nft synproxy on the VIPs; toa-bpf director attach ... --rs-dev rs0');
+    await lab.setSynproxy({});
+    await lab.attachWriter({ ports: [PORT, PLAIN_PORT], rsDev: true });
+    // Flood sources: client-side addresses that answer nothing, like hosts that are not there.
+    for (let i = 0; i < FLOOD_SOURCES; i++) await lab.execOk('client', ['ip', 'addr', 'add', `${extraClient4(i)}/32`, 'dev', 'eth0']);
+    await lab.muteExtraClients(FLOOD_SOURCES);
+    const sources = Array.from({ length: FLOOD_SOURCES }, (_, i) => ['--src', extraClient4(i)]).flat();
+    const flood = lab.execOk('client', [join(REPO_ROOT, 'test/tools/build/synflood'), '--dst', ADDR.vip4, '--port', String(PORT), ...sources, '--count', '300000', '--seconds', '3'], { timeoutMs: 30_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const during: ClientResult[] = [];
+    for (let i = 0; i < 10; i++) during.push(await ask(lab, ADDR.vip4));
+    const halfOpen = (await lab.execOk('realserver', ['ss', '-Htn', 'state', 'syn-recv'])).trim().split('\n').filter(Boolean).length;
+    const mid = await lab.writerStatus();
+    const f = JSON.parse(await flood);
+    say(`   synflood: ${f.sent} spoofed SYNs from ${FLOOD_SOURCES} addresses in ${f.seconds.toFixed(1)} s; meanwhile:`);
+    for (const r of during.slice(0, 3)) say(`   client ${client(r).padEnd(28)} -> Express:    ${seen(r)}`);
+    const named = during.filter((r) => r.body.peer.address.replace(/^::ffff:/, '') === r.localAddress && r.body.peer.port === r.localPort);
+    say(`   ... ${during.length} of ${during.length} requests answered, ${named.length} naming their own client;`);
+    say(`   real server: ${halfOpen} half-open sockets; writer: ${mid.flows.used + mid.rs.flows.used} flow entries (spoofed SYNs make none)`);
+
+    say();
+    say(bold('5. Counters'));
     const w = await lab.writerStatus();
     const rs = await lab.realserverStatus();
     const nonzero = (c: Record<string, number>): string =>

@@ -18,6 +18,7 @@
 #define TCX_INGRESS		46	/* BPF_TCX_INGRESS */
 #define TCX_EGRESS		47	/* BPF_TCX_EGRESS */
 #define LINK_TYPE_TCX		11	/* BPF_LINK_TYPE_TCX */
+#define TCX_F_BEFORE		(1U << 3)	/* BPF_F_BEFORE: with no relative program, the chain's head */
 
 /* Where the link of direction dir (0 ingress, 1 egress) is pinned; -ENAMETOOLONG if it does not fit. */
 static int link_pin(const char *pin_dir, int dir, char *buf, size_t len)
@@ -76,7 +77,14 @@ static int tcx_attach(int ifindex, const int prog_fd[2], const char *pin_dir)
 			close(fd);
 			continue;
 		}
-		fresh[d] = bpf_link_create(prog_fd[d], ifindex, d ? TCX_EGRESS : TCX_INGRESS, NULL);
+		/*
+		 * Ingress at the head of the chain: a program ahead of ours could
+		 * redirect a VIP-bound packet past the strip. Egress appends: the
+		 * clamp then sees the SYN-ACK as the wire will.
+		 */
+		LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = d ? 0 : TCX_F_BEFORE);
+
+		fresh[d] = bpf_link_create(prog_fd[d], ifindex, d ? TCX_EGRESS : TCX_INGRESS, &lo);
 		if (fresh[d] < 0)
 			err = -errno;
 	}
@@ -210,4 +218,32 @@ bool tc_hook_present(int ifindex, int kind, const char *pin_dir, int dir)
 	}
 	hook.attach_point = dir ? BPF_TC_EGRESS : BPF_TC_INGRESS;
 	return !bpf_tc_query(&hook, &opts);
+}
+
+int tc_hook_ingress_ahead(int ifindex, int kind, const char *pin_dir)
+{
+	struct bpf_link_info info = {};
+	__u32 ids[64], cnt = 64, len = sizeof(info), i;
+	char path[PATH_MAX];
+	int fd, err;
+
+	/* tcx's ingress chain runs before any clsact filter; a kernel without tcx has none. */
+	if (bpf_prog_query(ifindex, TCX_INGRESS, 0, NULL, ids, &cnt))
+		return errno == EINVAL ? 0 : -errno;
+	if (kind != TC_HOOK_TCX)
+		return (int)cnt;
+	err = link_pin(pin_dir, 0, path, sizeof(path));
+	if (err)
+		return err;
+	fd = tcx_link_get(path, ifindex, 0);
+	if (fd < 0)
+		return -ENOENT;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len) ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	for (i = 0; i < cnt && i < 64; i++)
+		if (ids[i] == info.prog_id)
+			return (int)i;
+	return -ENOENT;
 }

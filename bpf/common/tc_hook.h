@@ -56,4 +56,12 @@ int tc_hook_detach(int ifindex, const char *pin_dir, bool destroy_clsact);
 /* Whether our program is attached at ingress (dir 0) or egress (dir 1) of ifindex. */
 bool tc_hook_present(int ifindex, int kind, const char *pin_dir, int dir);
 
+/*
+ * How many programs run at ingress of ifindex before ours (tcx programs ahead
+ * of our link, or every tcx program when ours is a clsact filter): each could
+ * redirect or rewrite a packet before the writer sees it. -errno when ours
+ * is not there or the query fails.
+ */
+int tc_hook_ingress_ahead(int ifindex, int kind, const char *pin_dir);
+
 #endif /* TOA_TC_HOOK_H */

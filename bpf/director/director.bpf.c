@@ -14,6 +14,11 @@
  *         until the server acknowledges some or speaks, retransmissions
  *         included), except SYN and RST.
  *
+ * With --rs-dev two more programs run on the real-server-facing device
+ * (toa_rs_ingress, toa_rs_egress: see there) for engines that build the
+ * real server's handshake themselves (SYNPROXY); the client side then only
+ * strips and clamps.
+ *
  * Writing takes one of two ways per segment: the fast one moves only
  * headers (bpf_skb_adjust_room opens a gap before the TCP header, which
  * moves into it); the tail one moves the payload and keeps the TCP header
@@ -44,6 +49,7 @@
 
 #include "toa/toa_wire.h"
 #include "director.h"
+#include "conntrack.bpf.h"
 
 /*
  * Every packet goes on: TC_ACT_UNSPEC is tcx's TCX_NEXT and cls_bpf's "next
@@ -55,6 +61,12 @@
 const volatile __u8 dialect_v4 = TOA_D_V4;
 const volatile __u8 dialect_v6 = TOA_D_V6;
 const volatile __u8 strip_kinds[32] = {};	/* bitmap over option kinds */
+/*
+ * --rs-dev: TOA is written on the real-server-facing device (toa_rs_*), so
+ * the client side only strips and clamps, and keeps no flows: with SYNPROXY
+ * its SYN-ACKs are cookies, one per SYN, spoofed ones included.
+ */
+const volatile __u8 rs_mode = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -62,6 +74,17 @@ struct {
 	__type(key, struct director_vip);
 	__type(value, __u8);
 } vips SEC(".maps");
+
+/*
+ * The real-server-facing writer's flows (--rs-dev). LRU like flows, but only
+ * real servers' SYN-ACKs fill it: behind SYNPROXY, validated clients only.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, DIRECTOR_FLOWS_DEFAULT);
+	__type(key, struct director_rsflow_key);
+	__type(value, struct director_rsflow);
+} rsflows SEC(".maps");
 
 /* LRU: a SYN flood evicts old handshakes instead of filling the map. Size set by the loader. */
 struct {
@@ -163,6 +186,8 @@ enum {
 	SEG_HEADERS,		/* IPv6 headers not walked, or IPsec (family and daddr set) */
 	SEG_VLAN,		/* more VLAN tags in the frame than VLAN_MAX */
 	SEG_SOURCE_ROUTE,	/* TCP with a source route still to follow (family and daddr set) */
+	SEG_FRAGMENT_HDRS,	/* IPv6: a fragment of extension headers, where a Routing header may hide */
+	SEG_HEADERS_LONG,	/* IPv6: more extension headers than EXTHDR_MAX, where one may hide */
 };
 
 /*
@@ -206,6 +231,8 @@ static __always_inline bool v6_may_hide_tcp(__u8 nh)
  * extension header, or a chain longer than EXTHDR_MAX cannot be vouched for.
  * A Routing header with segments left makes TCP a source-routed segment,
  * whatever its destination: the kernel may forward it on to a VIP after tc.
+ * So does a Routing header the walk cannot see, after a Fragment header or
+ * beyond EXTHDR_MAX: those are told apart from a VIP-bound fragment or chain.
  */
 static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 {
@@ -227,7 +254,8 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		 * first fragment says, and that one carries the same value).
 		 */
 		if (nh == IPPROTO_FRAGMENT_)
-			return routed ? SEG_SOURCE_ROUTE : v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT : SEG_OTHER;
+			return routed ? SEG_SOURCE_ROUTE : h[0] == IPPROTO_TCP ? SEG_FRAGMENT :
+			       v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT_HDRS : SEG_OTHER;
 		if (nh == IPPROTO_ROUTING_ && h[3])	/* segments left: the destination is not final */
 			routed = true;
 		nh = h[0];
@@ -235,7 +263,7 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		s->odd = 1;
 	}
 	if (nh != IPPROTO_TCP)
-		goto headers;
+		return routed ? SEG_SOURCE_ROUTE : v6_may_hide_tcp(nh) ? SEG_HEADERS_LONG : SEG_OTHER;
 	if (routed)
 		return SEG_SOURCE_ROUTE;
 	s->l4 = off;
@@ -334,6 +362,13 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		__builtin_memset(s->daddr, 0, sizeof(s->daddr));
 		__builtin_memcpy(s->saddr, &s->ip.v4.saddr, 4);
 		__builtin_memcpy(s->daddr, &s->ip.v4.daddr, 4);
+		/*
+		 * The source route first: every fragment carries it (LSRR and SSRR
+		 * are copied), and reassembly would hand the whole to the route.
+		 */
+		if ((s->ip.v4.protocol == IPPROTO_TCP || s->ip.v4.protocol == IPPROTO_ESP_ || s->ip.v4.protocol == IPPROTO_AH_) &&
+		    s->ip.v4.ihl > 5 && v4_source_routed(skb, s))
+			return SEG_SOURCE_ROUTE;
 		if (s->ip.v4.protocol == IPPROTO_ESP_ || s->ip.v4.protocol == IPPROTO_AH_)
 			return SEG_HEADERS;
 		if (s->ip.v4.protocol != IPPROTO_TCP || s->ip.v4.ihl < 5)
@@ -341,8 +376,6 @@ static __always_inline int parse(struct __sk_buff *skb, struct seg *s)
 		/* Any fragment, the first (MF set) included: reassembly would happen behind our back. */
 		if (s->ip.v4.frag_off & bpf_htons(0x3fff))
 			return SEG_FRAGMENT;
-		if (s->ip.v4.ihl > 5 && v4_source_routed(skb, s))
-			return SEG_SOURCE_ROUTE;
 		s->odd |= s->ip.v4.ihl > 5;
 		s->l4 = s->l3 + s->ip.v4.ihl * 4;
 		s->end = s->l3 + bpf_ntohs(s->ip.v4.tot_len);
@@ -852,8 +885,14 @@ static __always_inline int lengths(struct __sk_buff *skb, struct seg *s, __u32 r
 	return 0;
 }
 
-/* Inserts the TOA right after the fixed TCP header, by the fast way when the segment allows it. */
-static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u32 room)
+/*
+ * Inserts the TOA (cport, caddr: the client, of the segment's family) right
+ * after the fixed TCP header, by the fast way when the segment allows it.
+ * TC_ACT_SHOT when a helper failed halfway: the packet is no longer what the
+ * client sent, nor a segment we vouch for.
+ */
+static __always_inline int write_toa(struct __sk_buff *skb, struct seg *s, __u32 room, __be16 cport,
+				     const __u8 *caddr)
 {
 	__u8 opt[32] __attribute__((aligned(4))) = {};	/* summed as 32-bit words */
 	__u8 d = s->family == TOA_FAMILY_V6 ? dialect_v6 : dialect_v4;
@@ -864,18 +903,18 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 		goto err;
 	if (s->th.doff * 4 + room > 60) {
 		toa_count(DC_NO_ROOM);
-		return;
+		return TC_PASS;
 	}
 	if (skb->gso_size) {
 		toa_count(DC_GSO);
-		return;
+		return TC_PASS;
 	}
 	/* Odd-length dialects (cdn, cdn6) lead with a NOP so the option area stays word-sized. */
 	if (toa_dialect_len(d) & 3) {
 		opt[0] = TOA_OPT_NOP;
-		toa_encode(d, s->th.source, s->saddr, opt + 1);
+		toa_encode(d, cport, caddr, opt + 1);
 	} else {
-		toa_encode(d, s->th.source, s->saddr, opt);
+		toa_encode(d, cport, caddr, opt);
 	}
 	/*
 	 * The gap bpf_skb_adjust_room opens sits right after the fixed IP header
@@ -887,7 +926,7 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 	} else {
 		err = insert_moved(skb, s, opt, room);
 		if (err == 1)
-			return;
+			return TC_PASS;
 		if (err == -1)
 			goto err;
 		if (err || lengths(skb, s, room))
@@ -895,15 +934,17 @@ static __always_inline void write_toa(struct __sk_buff *skb, struct seg *s, __u3
 		toa_count(DC_WRITTEN_MOVED);
 	}
 	toa_count(s->family == TOA_FAMILY_V4 ? DC_WRITTEN_V4 : DC_WRITTEN_V6);
-	return;
+	return TC_PASS;
 broken:
 	/*
-	 * Helpers only fail here on memory trouble after the packet grew; it is
-	 * no longer what the client sent, and the receiver's checksum check will
-	 * drop it (TCP retransmits). Counted: never seen in practice.
+	 * Helpers only fail here on memory trouble after the packet grew: dropped
+	 * (TCP retransmits) rather than left to the receiver's checksum.
 	 */
+	toa_count(DC_HELPER_ERR);
+	return TC_ACT_SHOT;
 err:
 	toa_count(DC_HELPER_ERR);
+	return TC_PASS;
 }
 
 /*
@@ -992,6 +1033,12 @@ int toa_ingress(struct __sk_buff *skb)
 		/* Any destination: the route may lead to a VIP after tc. */
 		toa_count(DC_DROP_SOURCE_ROUTE);
 		return TC_ACT_SHOT;
+	case SEG_FRAGMENT_HDRS:	/* any destination: a Routing header may be in the fragments */
+		toa_count(DC_DROP_FRAGMENT);
+		return TC_ACT_SHOT;
+	case SEG_HEADERS_LONG:	/* any destination: a Routing header may be past EXTHDR_MAX */
+		toa_count(DC_DROP_HEADERS);
+		return TC_ACT_SHOT;
 	default:
 		goto not_tcp;
 	}
@@ -1046,7 +1093,8 @@ int toa_ingress(struct __sk_buff *skb)
 		}
 		return TC_PASS;
 	}
-	write_toa(skb, &s, toa_room(s.family));
+	if (write_toa(skb, &s, toa_room(s.family), s.th.source, s.saddr) == TC_ACT_SHOT)
+		return TC_ACT_SHOT;
 	if (s.th.fin) {
 		bpf_map_delete_elem(&flows, &k);
 		toa_count(DC_FLOW_CLOSED);
@@ -1100,12 +1148,260 @@ int toa_egress(struct __sk_buff *skb)
 		return TC_PASS;
 	if (fix_options(skb, &s, false, toa_room(s.family)) == FIX_FAILED)
 		toa_count(DC_HELPER_ERR);	/* the MSS stays: the client's segments may not fit with a TOA */
+	if (rs_mode)
+		return TC_PASS;
 	nf.ack = bpf_ntohl(s.th.seq) + 1;
 	nf.cack = bpf_ntohl(s.th.ack_seq);
 	if (bpf_map_update_elem(&flows, &k, &nf, BPF_ANY))
 		toa_count(DC_HELPER_ERR);
 	else
 		toa_count(DC_FLOW_NEW);
+	return TC_PASS;
+}
+
+/*
+ * The real-server-facing writer (--rs-dev): for engines that build the real
+ * server's handshake themselves (the kernel's SYNPROXY answers the client
+ * with a cookie, then opens its own connection to the real server, whose
+ * SYN and ACK are made on the director and leave by the real-server-facing
+ * device: the client-side ingress never sees them). Here every segment has
+ * been through netfilter (NAT, SYNPROXY's sequence translation), so:
+ *
+ * rs ingress (RIP:rport -> LIP:lport, before netfilter): the real server's
+ *         SYN-ACK starts a flow; the client is conntrack's original source
+ *         (bpf_skb_ct_lookup), never anything in a packet, and only when
+ *         the original destination is a VIP:port. The server's data or its
+ *         ACK of client data ends the flow.
+ * rs egress (LIP:lport -> RIP:rport): TOA into the ACK that completes the
+ *         real server's handshake and every later segment with the server's
+ *         ISN + 1 as ack (retransmissions included), as the client-side
+ *         writer does; never SYN or RST.
+ *
+ * A spoofed SYN draws a cookie from SYNPROXY and never reaches a real
+ * server, so it makes no state here.
+ */
+
+#define TCPOPT_TS	8
+#define TCPOLEN_TS	10
+
+/* Offset in the skb of the Timestamps option's TSval (TSecr follows), or 0. */
+static __always_inline __u32 find_ts(struct __sk_buff *skb, const struct seg *s)
+{
+	__u8 o[40] = {}, kind, len;
+	__u32 n = s->th.doff * 4 - sizeof(struct tcphdr), next = 0, i, base = s->l4 + sizeof(struct tcphdr);
+
+	if (!n)
+		return 0;
+	n = BOUNDED(n, 63);
+	if (n > sizeof(o) || bpf_skb_load_bytes(skb, base, o, n))
+		return 0;
+	for (i = 0; i < sizeof(o); i++) {
+		if (i != next)
+			continue;
+		if (i >= n)
+			break;
+		kind = o[i];
+		if (kind == TOA_OPT_EOL)
+			break;
+		if (kind == TOA_OPT_NOP) {
+			next = i + 1;
+			continue;
+		}
+		if (i + 1 >= sizeof(o))
+			break;
+		len = o[i + 1];
+		if (len < 2 || i + len > n)
+			break;
+		if (kind == TCPOPT_TS && len == TCPOLEN_TS)
+			return base + i + 2;
+		next = i + len;
+	}
+	return 0;
+}
+
+/* Whether a is within [lo, hi] in sequence space (timestamps wrap). */
+static __always_inline bool ts_between(__u32 a, __u32 lo, __u32 hi)
+{
+	return hi - lo >= a - lo;
+}
+
+/*
+ * The client of the connection that a real server's segment s belongs to:
+ * the original source of its conntrack entry, when the original
+ * destination is a VIP:port of ours. The segment (RIP -> LIP) matches the
+ * entry's reply tuple.
+ */
+static __always_inline bool ct_client(struct __sk_buff *skb, const struct seg *s, struct director_rsflow *f)
+{
+	struct bpf_ct_opts___toa o = { .netns_id = CT_NETNS_CURRENT, .l4proto = IPPROTO_TCP };
+	struct bpf_sock_tuple t = {};
+	struct nf_conn *ct;
+	__u8 vaddr[16] = {};
+	__be16 vport;
+	__u32 tsz;
+	__u16 l3;
+
+	if (s->family == TOA_FAMILY_V4) {
+		t.ipv4.saddr = s->ip.v4.saddr;
+		t.ipv4.daddr = s->ip.v4.daddr;
+		t.ipv4.sport = s->th.source;
+		t.ipv4.dport = s->th.dest;
+		tsz = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, s->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, s->daddr, 16);
+		t.ipv6.sport = s->th.source;
+		t.ipv6.dport = s->th.dest;
+		tsz = sizeof(t.ipv6);
+	}
+	ct = bpf_skb_ct_lookup(skb, &t, tsz, &o, CT_OPTS_SZ);
+	if (!ct)
+		return false;
+	l3 = ct->tuplehash[CT_DIR_ORIGINAL].tuple.src.l3num;
+	__builtin_memcpy(f->caddr, ct->tuplehash[CT_DIR_ORIGINAL].tuple.src.u3.all, 16);
+	f->cport = ct->tuplehash[CT_DIR_ORIGINAL].tuple.src.u.all;
+	__builtin_memcpy(vaddr, ct->tuplehash[CT_DIR_ORIGINAL].tuple.dst.u3.all, 16);
+	vport = ct->tuplehash[CT_DIR_ORIGINAL].tuple.dst.u.all;
+	bpf_ct_release(ct);
+	/* Same family both sides (AF_INET 2, AF_INET6 10): the TOA's dialect is the segment's family's. */
+	if (l3 != (s->family == TOA_FAMILY_V4 ? 2 : 10))
+		return false;
+	if (s->family == TOA_FAMILY_V4) {
+		__builtin_memset(f->caddr + 4, 0, 12);
+		__builtin_memset(vaddr + 4, 0, 12);
+	}
+	return is_vip(s->family, vaddr, vport);
+}
+
+SEC("tc")
+int toa_rs_ingress(struct __sk_buff *skb)
+{
+	struct director_rsflow_key k = {};
+	struct director_rsflow nf = {}, *f;
+	struct seg s;
+	__u32 ts;
+
+	if (parse(skb, &s) != SEG_TCP || !s.th.ack)
+		return TC_PASS;
+	k.family = s.family;
+	k.lport = s.th.dest;
+	k.rport = s.th.source;
+	__builtin_memcpy(k.laddr, s.daddr, 16);
+	__builtin_memcpy(k.raddr, s.saddr, 16);
+	f = bpf_map_lookup_elem(&rsflows, &k);
+	if (!s.th.syn) {
+		if (!f)
+			return TC_PASS;
+		if (s.th.rst) {
+			bpf_map_delete_elem(&rsflows, &k);
+			toa_count(DC_FLOW_CLOSED);
+		} else if (s.end - s.l4 > s.th.doff * 4u || bpf_ntohl(s.th.ack_seq) != f->cack) {
+			/* The server speaks or acknowledges client data: it has read the TOA. */
+			bpf_map_delete_elem(&rsflows, &k);
+			toa_count(DC_FLOW_DONE);
+		}
+		return TC_PASS;
+	}
+	if (s.th.rst)
+		return TC_PASS;
+	ts = find_ts(skb, &s);
+	if (f) {
+		/* A retransmitted SYN-ACK: its TSval is one the client side may echo too. */
+		__be32 v;
+
+		if (f->has_ts && ts && !bpf_skb_load_bytes(skb, ts, &v, 4))
+			f->ts_last = bpf_ntohl(v);
+		return TC_PASS;
+	}
+	if (!ct_client(skb, &s, &nf)) {
+		toa_count(DC_RS_NO_CT);
+		return TC_PASS;
+	}
+	nf.ack = bpf_ntohl(s.th.seq) + 1;
+	nf.cack = bpf_ntohl(s.th.ack_seq);
+	if (ts) {
+		__be32 v;
+
+		if (!bpf_skb_load_bytes(skb, ts, &v, 4)) {
+			nf.ts_first = nf.ts_last = bpf_ntohl(v);
+			nf.has_ts = 1;
+		}
+	}
+	if (bpf_map_update_elem(&rsflows, &k, &nf, BPF_ANY))
+		toa_count(DC_HELPER_ERR);
+	else
+		toa_count(DC_RS_FLOW_NEW);
+	return TC_PASS;
+}
+
+/*
+ * SYNPROXY's ACK to the real server echoes a wrong timestamp: the kernel
+ * builds it with the server's TSval as TSecr, then its own hook shifts that
+ * by the client-to-server timestamp offset as if it came from the client
+ * (nf_synproxy_core.c, synproxy_tstamp_adjust). Real servers that check
+ * TSecr in SYN_RECV (those counting TcpExtTSEcrRejected; 6.18 does) refuse
+ * such an ACK and retransmit the SYN-ACK a second later. Before the server has spoken, every right TSecr is one of
+ * its SYN-ACKs' TSvals; one outside them is set to the latest.
+ */
+static __always_inline void fix_tsecr(struct __sk_buff *skb, struct seg *s, const struct director_rsflow *f)
+{
+	__u32 off = find_ts(skb, s), ecr;
+	__be32 old, new;
+
+	if (!off || bpf_skb_load_bytes(skb, off + 4, &old, 4))
+		return;
+	ecr = bpf_ntohl(old);
+	if (ts_between(ecr, f->ts_first, f->ts_last))
+		return;
+	new = bpf_htonl(f->ts_last);
+	if (bpf_skb_store_bytes(skb, off + 4, &new, 4, 0) ||
+	    bpf_l4_csum_replace(skb, s->l4 + offsetof(struct tcphdr, check), old, new, 4) ||
+	    bpf_skb_load_bytes(skb, s->l4, &s->th, sizeof(s->th))) {
+		toa_count(DC_HELPER_ERR);
+		return;
+	}
+	toa_count(DC_TSECR_FIXED);
+}
+
+SEC("tc")
+int toa_rs_egress(struct __sk_buff *skb)
+{
+	struct director_rsflow_key k = {};
+	struct director_rsflow *f;
+	struct seg s;
+	__u32 ack;
+
+	if (parse(skb, &s) != SEG_TCP || !s.th.ack || s.th.syn)
+		return TC_PASS;
+	k.family = s.family;
+	k.lport = s.th.source;
+	k.rport = s.th.dest;
+	__builtin_memcpy(k.laddr, s.saddr, 16);
+	__builtin_memcpy(k.raddr, s.daddr, 16);
+	f = bpf_map_lookup_elem(&rsflows, &k);
+	if (!f)
+		return TC_PASS;
+	if (s.th.rst) {
+		bpf_map_delete_elem(&rsflows, &k);
+		toa_count(DC_FLOW_CLOSED);
+		return TC_PASS;
+	}
+	ack = bpf_ntohl(s.th.ack_seq);
+	if (ack != f->ack) {
+		if ((__s32)(ack - f->ack) > 0) {
+			bpf_map_delete_elem(&rsflows, &k);
+			toa_count(DC_FLOW_DONE);
+		}
+		return TC_PASS;
+	}
+	if (f->has_ts)
+		fix_tsecr(skb, &s, f);
+	if (write_toa(skb, &s, toa_room(s.family), f->cport, f->caddr) == TC_ACT_SHOT)
+		return TC_ACT_SHOT;
+	if (s.th.fin) {
+		bpf_map_delete_elem(&rsflows, &k);
+		toa_count(DC_FLOW_CLOSED);
+	}
 	return TC_PASS;
 }
 

@@ -47,6 +47,11 @@ static const char usage[] =
 "  -H, --hook KIND        how to attach: tcx (BPF links, Linux 6.6), tc (a clsact\n"
 "                         qdisc and filters), or auto (default: tcx if the kernel\n"
 "                         has it, else tc)\n"
+"  -R, --rs-dev IFACE     also write TOA on the real-server-facing interface's\n"
+"                         egress, the client taken from conntrack: for SYNPROXY\n"
+"                         (or any engine that builds the real server's handshake\n"
+"                         itself). The client side then only strips and clamps,\n"
+"                         and keeps no per-SYN state. Needs nf_conntrack (5.18)\n"
 "  -s, --strip KIND       also overwrite client options of this kind (3..255) with\n"
 "                         NOPs, repeatable; every kind a real server may accept\n"
 "                         always is (253, 254, 200, and 28 but the 4-byte User\n"
@@ -66,11 +71,13 @@ static const char usage[] =
 "EXAMPLES:\n"
 "  toa-bpf director attach --dev eth0 --vip 198.51.100.100:80 --vip '[2001:db8:100::100]:80'\n"
 "  toa-bpf director attach --dev eth0 --vip 198.51.100.100:443 --dialect v4-200 --flows 262144\n"
+"  toa-bpf director attach --dev eth0 --rs-dev eth1 --vip 198.51.100.100:80   # behind SYNPROXY\n"
 "  toa-bpf director status --json\n"
 "  TOA_PIN_DIR=/sys/fs/bpf/lab1 toa-bpf director detach\n";
 
 static struct env {
 	const char *dev;
+	const char *rs_dev;	/* --rs-dev */
 	struct toa_endpoint vips[DIRECTOR_VIPS_MAX];
 	int nvips;
 	int dialect_v4;
@@ -94,6 +101,7 @@ static const struct option long_opts[] = {
 	{ "flows",	required_argument,	NULL, 'f' },
 	{ "hook",	required_argument,	NULL, 'H' },
 	{ "strip",	required_argument,	NULL, 's' },
+	{ "rs-dev",	required_argument,	NULL, 'R' },
 	{ "pin-dir",	required_argument,	NULL, 'p' },
 	{ "json",	no_argument,		NULL, 'j' },
 	{ "verbose",	no_argument,		NULL, 'v' },
@@ -105,6 +113,9 @@ static const char *const counter_names[DC_MAX] = DIRECTOR_COUNTER_NAMES;
 
 /* Pinned names under <pin dir>/director. */
 static const char *const pin_names[] = { "ingress", "egress", "vips", "flows", "counters", "info" };
+/* With --rs-dev; its tcx links go under <pin dir>/director/rs. */
+static const char *const rs_pin_names[] = { "rs_ingress", "rs_egress", "rsflows" };
+#define RS_SUBDIR	"rs"
 
 static void print_usage(FILE *f)
 {
@@ -137,6 +148,11 @@ static int parse_opt(int opt, char *arg)
 		if (!*arg || strlen(arg) >= IFNAMSIZ)
 			return usage_error("bad interface name '%s'", arg);
 		env.dev = arg;
+		break;
+	case 'R':
+		if (!*arg || strlen(arg) >= IFNAMSIZ)
+			return usage_error("bad interface name '%s'", arg);
+		env.rs_dev = arg;
 		break;
 	case 'V':
 		if (env.nvips >= DIRECTOR_VIPS_MAX)
@@ -187,7 +203,7 @@ static int parse_opt(int opt, char *arg)
 
 static int parse_args(int argc, char **argv, const char *cmd)
 {
-	int err = toa_parse_opts(&role, argc, argv, ":d:V:D:f:H:s:p:jvh", long_opts, &env.opts, parse_opt);
+	int err = toa_parse_opts(&role, argc, argv, ":d:V:D:f:H:s:R:p:jvh", long_opts, &env.opts, parse_opt);
 
 	if (err)
 		return err;
@@ -196,9 +212,11 @@ static int parse_args(int argc, char **argv, const char *cmd)
 			return usage_error("attach needs --dev IFACE");
 		if (!env.nvips)
 			return usage_error("attach needs at least one --vip ADDR:PORT");
+		if (env.rs_dev && !strcmp(env.rs_dev, env.dev))
+			return usage_error("--rs-dev must be another interface than --dev");
 	} else if (env.nvips || env.dialect_seen[0] || env.dialect_seen[1] || env.flows != DIRECTOR_FLOWS_DEFAULT ||
-		   env.hook_seen) {
-		return usage_error("--vip, --dialect, --flows and --hook belong to attach");
+		   env.hook_seen || env.rs_dev) {
+		return usage_error("--vip, --dialect, --flows, --hook and --rs-dev belong to attach");
 	}
 	if (env.opts.json && strcmp(cmd, "status"))
 		return usage_error("--json belongs to status");
@@ -339,6 +357,97 @@ static int check_ethernet(const char *dev)
 	return err;
 }
 
+/* <pin dir>/director/rs: where the real-server-facing tcx links are pinned. */
+static int rs_dir(const struct toa_global *g, char *buf, size_t len)
+{
+	return pin_path(g, RS_SUBDIR, buf, len);
+}
+
+/* Takes the real-server-facing programs of an attachment off and removes their pins. */
+static int detach_rs(const struct toa_global *g, const struct director_info *info)
+{
+	char path[PATH_MAX], name[IF_NAMESIZE];
+	unsigned int i;
+	int err = 0;
+
+	if (rs_dir(g, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	if (info->rs_ifindex && if_indextoname(info->rs_ifindex, name) && !strcmp(name, info->rs_dev))
+		err = tc_hook_detach(info->rs_ifindex, path, info->rs_hook == TC_HOOK_CLSACT && info->rs_clsact_created);
+	else
+		tc_hook_detach(0, path, false);
+	if (err)
+		fprintf(stderr, PROG ": removing the tc programs from %s failed: %s\n", info->rs_dev, strerror(-err));
+	rmdir(path);
+	for (i = 0; i < sizeof(rs_pin_names) / sizeof(rs_pin_names[0]); i++)
+		if (!pin_path(g, rs_pin_names[i], path, sizeof(path)))
+			unlink(path);
+	return err;
+}
+
+/*
+ * --rs-dev: pins the real-server-facing programs and their flow map, and puts
+ * them on the device (an old attachment's there are replaced in place).
+ */
+static int attach_rs(const struct toa_global *g, struct director_bpf *obj, const struct director_info *old,
+		     bool had_old, struct director_info *info)
+{
+	int fds[3] = { bpf_program__fd(obj->progs.toa_rs_ingress), bpf_program__fd(obj->progs.toa_rs_egress),
+		       bpf_map__fd(obj->maps.rsflows) };
+	char path[PATH_MAX];
+	int ifindex, err, hook = env.hook, i;
+	bool created = false;
+
+	ifindex = if_nametoindex(env.rs_dev);
+	if (!ifindex) {
+		fprintf(stderr, PROG ": no interface '%s' in this network namespace: %s\n", env.rs_dev, strerror(errno));
+		return -ENODEV;
+	}
+	if (check_ethernet(env.rs_dev))
+		return -EINVAL;
+	/* Links of an old attachment on another device would be updated there, not moved: take them off first. */
+	if (had_old && old->rs_ifindex && old->rs_ifindex != (__u32)ifindex)
+		detach_rs(g, old);
+	if (rs_dir(g, path, sizeof(path)) || (mkdir(path, 0700) && errno != EEXIST)) {
+		fprintf(stderr, PROG ": cannot create '%s': %s\n", path, strerror(errno));
+		return -errno;
+	}
+	err = tc_hook_attach(PROG, ifindex, env.rs_dev, fds, path, &hook, &created);
+	if (err)
+		return err;
+	for (i = 0; i < 3; i++) {
+		err = pin_path(g, rs_pin_names[i], path, sizeof(path));
+		if (!err)
+			err = toa_repin(fds[i], path);
+		if (err) {
+			fprintf(stderr, PROG ": pinning '%s' failed: %s\n", path, strerror(-err));
+			return err;
+		}
+	}
+	info->rs_ifindex = ifindex;
+	info->rs_hook = hook;
+	info->rs_clsact_created = created || (had_old && old->rs_ifindex == (__u32)ifindex &&
+					      old->rs_hook == TC_HOOK_CLSACT && hook == TC_HOOK_CLSACT &&
+					      old->rs_clsact_created);
+	snprintf(info->rs_dev, sizeof(info->rs_dev), "%s", env.rs_dev);
+	return 0;
+}
+
+/*
+ * The lookup kfunc lives in nf_conntrack: without it loaded the programs
+ * cannot load. Its sysctl directory is there exactly when it is (per netns).
+ */
+static int check_conntrack(void)
+{
+	struct stat st;
+
+	if (!stat("/proc/sys/net/netfilter/nf_conntrack_max", &st))
+		return 0;
+	fprintf(stderr, PROG ": --rs-dev needs connection tracking (nf_conntrack), which is not loaded here: "
+		"`modprobe nf_conntrack`, or add the SYNPROXY/NAT rules first\n");
+	return -ENOENT;
+}
+
 static int cmd_attach(const struct toa_global *g)
 {
 	struct director_info old = {}, info = {};
@@ -379,6 +488,14 @@ static int cmd_attach(const struct toa_global *g)
 	}
 	obj->rodata->dialect_v4 = env.dialect_v4;
 	obj->rodata->dialect_v6 = env.dialect_v6;
+	obj->rodata->rs_mode = !!env.rs_dev;
+	/* The conntrack kfuncs resolve only where nf_conntrack is: load their callers only when asked for. */
+	if (env.rs_dev && check_conntrack()) {
+		err = -ENOENT;
+		goto cleanup;
+	}
+	bpf_program__set_autoload(obj->progs.toa_rs_ingress, !!env.rs_dev);
+	bpf_program__set_autoload(obj->progs.toa_rs_egress, !!env.rs_dev);
 	/*
 	 * Clients may never choose their address: every kind some real server
 	 * may accept is always stripped (kind 28 spares the 4-byte User Timeout
@@ -390,6 +507,8 @@ static int cmd_attach(const struct toa_global *g)
 	strip_set(env.strip, TOA_KIND_254);
 	memcpy((void *)obj->rodata->strip_kinds, env.strip, sizeof(env.strip));
 	err = bpf_map__set_max_entries(obj->maps.flows, env.flows);
+	if (!err)
+		err = bpf_map__set_max_entries(obj->maps.rsflows, env.flows);
 	if (err) {
 		fprintf(stderr, PROG ": setting the flow table size failed: %s\n", strerror(-err));
 		goto cleanup;
@@ -459,6 +578,11 @@ static int cmd_attach(const struct toa_global *g)
 			goto cleanup;
 	}
 	attached = true;
+	if (env.rs_dev) {
+		err = attach_rs(g, obj, &old, had_old, &info);
+		if (err)
+			goto cleanup;
+	}
 	info.clsact_created = created || (had_old && old.ifindex == (__u32)ifindex && old.hook == TC_HOOK_CLSACT &&
 					  hook == TC_HOOK_CLSACT && old.clsact_created);
 	info.hook = hook;
@@ -491,6 +615,8 @@ static int cmd_attach(const struct toa_global *g)
 		tc_hook_detach(old.ifindex, NULL, old.clsact_created);
 	if (had_old && old.hook == TC_HOOK_TCX && hook == TC_HOOK_CLSACT)
 		tc_hook_detach(0, dir, false);
+	if (had_old && old.rs_ifindex && !env.rs_dev)
+		detach_rs(g, &old);
 	if (env.opts.verbose)
 		fprintf(stderr, PROG ": attached to %s (ifindex %d), %d VIP(s), dialects %s/%s, %u flows\n",
 			env.dev, ifindex, env.nvips, toa_dialect_name(env.dialect_v4),
@@ -511,6 +637,8 @@ cleanup:
 		/* A first attach that failed leaves nothing behind. */
 		if (attached)
 			tc_hook_detach(ifindex, dir, created);
+		if (info.rs_ifindex)
+			detach_rs(g, &info);
 		for (i = 0; i < NPINS; i++)
 			if (!pin_path(g, pin_names[i], path, sizeof(path)))
 				unlink(path);
@@ -563,6 +691,8 @@ static int cmd_detach(const struct toa_global *g)
 			g->pin_dir, info.dev, env.dev);
 		return 1;
 	}
+	if (info.rs_ifindex && detach_rs(g, &info))
+		ret = 1;
 	if (if_indextoname(info.ifindex, name) && !strcmp(name, info.dev)) {
 		err = tc_hook_detach(info.ifindex, dir, info.hook == TC_HOOK_CLSACT && info.clsact_created);
 		if (err) {
@@ -612,8 +742,9 @@ static int cmd_status(const struct toa_global *g)
 	__u64 sums[DC_MAX] = {}, *vals = NULL;
 	char addr[INET6_ADDRSTRLEN], name[IF_NAMESIZE], dir[PATH_MAX];
 	int ncpu, vfd = -1, ffd = -1, cfd = -1, err, ret = 1, i, c, nv = 0;
-	bool here, in_ing = false, in_eg = false;
-	__u32 used = 0;
+	bool here, in_ing = false, in_eg = false, rs_ing = false, rs_eg = false;
+	int ahead = -1;
+	__u32 used = 0, rs_used = 0;
 
 	if (toa_prepare_pin_dir(g, false))
 		return 1;
@@ -653,12 +784,26 @@ static int cmd_status(const struct toa_global *g)
 		used++;
 		fprev = &fk;
 	}
+	if (info.rs_ifindex) {
+		int rfd = toa_open_pinned(&role, g, DIRECTOR_PIN_SUBDIR, "rsflows");
+
+		if (rfd < 0)
+			goto cleanup;
+		rs_used = toa_map_count(rfd, info.flows_max);
+		close(rfd);
+		if (if_indextoname(info.rs_ifindex, name) && !strcmp(name, info.rs_dev) &&
+		    !rs_dir(g, dir, sizeof(dir))) {
+			rs_ing = tc_hook_present(info.rs_ifindex, info.rs_hook, dir, 0);
+			rs_eg = tc_hook_present(info.rs_ifindex, info.rs_hook, dir, 1);
+		}
+	}
 	here = if_indextoname(info.ifindex, name) && !strcmp(name, info.dev);
 	if (here) {
 		bool ok = !pin_path(g, NULL, dir, sizeof(dir));
 
 		in_ing = ok && tc_hook_present(info.ifindex, info.hook, dir, 0);
 		in_eg = ok && tc_hook_present(info.ifindex, info.hook, dir, 1);
+		ahead = in_ing ? tc_hook_ingress_ahead(info.ifindex, info.hook, dir) : -1;
 	}
 
 	if (env.opts.prometheus) {
@@ -682,6 +827,10 @@ static int cmd_status(const struct toa_global *g)
 			       in_ing ? "true" : "false", in_eg ? "true" : "false");
 		else
 			printf("\"filters\": null, ");
+		if (ahead >= 0)
+			printf("\"ingress_ahead\": %d, ", ahead);
+		else
+			printf("\"ingress_ahead\": null, ");
 		printf("\"vips\": [");
 	} else {
 		printf("director: attached to %s (ifindex %u) by %s", info.dev, info.ifindex,
@@ -690,6 +839,9 @@ static int cmd_status(const struct toa_global *g)
 			printf(": ingress %s, egress %s", in_ing ? "yes" : "MISSING", in_eg ? "yes" : "MISSING");
 		else
 			printf(" (not in this network namespace)");
+		if (ahead > 0)
+			printf("\n  WARNING: %d tcx program(s) run at ingress before the writer: each could "
+			       "redirect a VIP-bound packet past the strip (detach and attach again puts the writer first)", ahead);
 		printf("\n  pin dir: %s/%s\n  VIPs:", g->pin_dir, DIRECTOR_PIN_SUBDIR);
 	}
 	while (!bpf_map_get_next_key(vfd, prev, &vk) && nv < DIRECTOR_VIPS_MAX) {
@@ -710,7 +862,17 @@ static int cmd_status(const struct toa_global *g)
 		for (i = 0, c = 0; i < 256; i++)
 			if (strip_has(info.strip, i))
 				printf("%s%d", c++ ? ", " : "", i);
-		printf("], \"flows\": {\"max\": %u, \"used\": %u}, \"counters\": {", info.flows_max, used);
+		printf("], \"flows\": {\"max\": %u, \"used\": %u}, \"rs\": ", info.flows_max, used);
+		if (info.rs_ifindex) {
+			printf("{\"device\": ");
+			toa_json_str(info.rs_dev);
+			printf(", \"ifindex\": %u, \"hook\": \"%s\", \"filters\": {\"ingress\": %s, \"egress\": %s}, "
+			       "\"flows\": {\"max\": %u, \"used\": %u}}", info.rs_ifindex, tc_hook_name(info.rs_hook),
+			       rs_ing ? "true" : "false", rs_eg ? "true" : "false", info.flows_max, rs_used);
+		} else {
+			printf("null");
+		}
+		printf(", \"counters\": {");
 		for (i = 0; i < DC_MAX; i++)
 			printf("%s\"%s\": %llu", i ? ", " : "", counter_names[i], (unsigned long long)sums[i]);
 		printf("}}\n");
@@ -720,7 +882,12 @@ static int cmd_status(const struct toa_global *g)
 		for (i = 0; i < 256; i++)
 			if (strip_has(info.strip, i))
 				printf(" %d", i);
-		printf("\n  flows: %u of %u in use\n  counters:\n", used, info.flows_max);
+		printf("\n  flows: %u of %u in use\n", used, info.flows_max);
+		if (info.rs_ifindex)
+			printf("  real-server side: %s (ifindex %u) by %s: ingress %s, egress %s; flows: %u of %u in use\n",
+			       info.rs_dev, info.rs_ifindex, info.rs_hook == TC_HOOK_TCX ? "tcx links" : "clsact filters",
+			       rs_ing ? "yes" : "MISSING", rs_eg ? "yes" : "MISSING", rs_used, info.flows_max);
+		printf("  counters:\n");
 		for (i = 0; i < DC_MAX; i++)
 			printf("    %-16s %llu\n", counter_names[i], (unsigned long long)sums[i]);
 	}

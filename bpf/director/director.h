@@ -3,7 +3,8 @@
  * The director's TOA writer: what its tc programs and its loader share.
  *
  * Pinned under <pin dir>/director/: ingress, egress (programs), vips, flows,
- * counters, info (maps), and link_ingress, link_egress when attached by tcx.
+ * counters, info (maps), and link_ingress, link_egress when attached by tcx;
+ * with --rs-dev also rs_ingress, rs_egress, rsflows, and rs/link_* for tcx.
  * `toa-bpf director status --json` prints:
  *
  *   {"attached": true, "device": "cli0", "ifindex": 3, "hook": "tcx" (or "tc"),
@@ -11,6 +12,8 @@
  *    "vips": ["198.51.100.100:80", "[2001:db8:100::100]:80"],
  *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [28, 200, 253, 254],
  *    "flows": {"max": 65536, "used": 0},
+ *    "rs": null, or with --rs-dev {"device": "rs0", "ifindex": 4, "hook": "tcx",
+ *          "filters": {"ingress": true, "egress": true}, "flows": {"max": 65536, "used": 0}},
  *    "counters": {"written_v4": 0, ...one key per enum director_counter...}}
  *
  * or {"attached": false} when nothing is pinned.
@@ -58,6 +61,10 @@ enum director_counter {
 	DC_SYN_DATA_TRIMMED,	/* data taken out of a client SYN (Fast Open without a cookie) */
 	DC_DROP_SOURCE_ROUTE,	/* TCP with an IPv4 source route option or an IPv6 Routing header with segments left, to any address */
 	DC_DROP_STRIP_FAILED,	/* a VIP-bound segment whose options could not be rewritten (it may hold a client's own TOA) */
+	/* The real-server-facing writer (--rs-dev): */
+	DC_RS_FLOW_NEW,		/* the real server's SYN-ACK to a LIP, of a connection to a VIP: flow state made from conntrack */
+	DC_RS_NO_CT,		/* a real server's SYN-ACK with no conntrack entry, or one whose original destination is no VIP */
+	DC_TSECR_FIXED,		/* a handshake-time segment echoed a timestamp the real server never sent (SYNPROXY's ACK): set to the server's */
 	DC_MAX
 };
 
@@ -67,7 +74,8 @@ enum director_counter {
 	"flow_new", "flow_done", "flow_closed", "written_fast",		\
 	"written_moved", "dropped_fragment", "dropped_headers",		\
 	"dropped_vlan", "tfo_stripped", "syn_data_trimmed",		\
-	"dropped_source_route", "dropped_strip_failed" }
+	"dropped_source_route", "dropped_strip_failed", "rs_flow_new",	\
+	"rs_no_conntrack", "tsecr_fixed" }
 
 /*
  * Families in keys are TOA_FAMILY_V4 / TOA_FAMILY_V6; IPv4 addresses use the
@@ -100,6 +108,33 @@ struct director_flow {
 	__u32	cack;		/* host order: the client's ISN + 1 (the SYN-ACK's ack) */
 };
 
+/*
+ * The real-server-facing writer's flows, keyed as the segments to the real
+ * server carry them (after NAT): LIP:lport -> RIP:rport. Made from the real
+ * server's SYN-ACK, which only connections the director opened draw (with
+ * SYNPROXY: only validated clients), the client taken from conntrack.
+ */
+struct director_rsflow_key {
+	__u8	family;
+	__u8	pad;
+	__be16	lport;		/* the director's (LIP) port */
+	__be16	rport;		/* the real server's port */
+	__u16	pad2;
+	__u8	laddr[16];	/* LIP */
+	__u8	raddr[16];	/* real server */
+};
+
+struct director_rsflow {
+	__u32	ack;		/* host order: the real server's ISN + 1 */
+	__u32	cack;		/* host order: the director's ISN + 1 (the SYN-ACK's ack) */
+	__u32	ts_first;	/* host order: TSval of the server's first SYN-ACK */
+	__u32	ts_last;	/* host order: TSval of its latest SYN-ACK */
+	__u8	has_ts;		/* the SYN-ACK carried timestamps */
+	__u8	pad;
+	__be16	cport;		/* the client's port (conntrack's original source) */
+	__u8	caddr[16];	/* the client's address */
+};
+
 /* Written by the loader into the pinned "info" map so status and detach from another process know the attachment. */
 struct director_info {
 	__u32	ifindex;
@@ -110,6 +145,11 @@ struct director_info {
 	__u8	hook;		/* enum tc_hook_kind: TC_HOOK_TCX or TC_HOOK_CLSACT */
 	char	dev[16];	/* IFNAMSIZ */
 	__u8	strip[32];	/* bitmap over option kinds */
+	/* --rs-dev: the real-server-facing device (rs_ifindex 0: none). */
+	__u32	rs_ifindex;
+	__u8	rs_hook;
+	__u8	rs_clsact_created;
+	char	rs_dev[16];
 };
 
 #endif /* TOA_DIRECTOR_H */

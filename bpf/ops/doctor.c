@@ -545,7 +545,7 @@ static void doctor_director(const struct toa_global *g)
 
 	c = add("hook");
 	if (pending()) {
-		int ifindex = if_nametoindex(info.dev);
+		int ifindex = if_nametoindex(info.dev), ahead;
 		bool in = false, out = false;
 
 		if (ifindex && (__u32)ifindex == info.ifindex && !toa_sub_path(g, DIRECTOR_PIN_SUBDIR, NULL, dir, sizeof(dir))) {
@@ -560,8 +560,13 @@ static void doctor_director(const struct toa_global *g)
 				 "removed the %s)", info.dev, info.hook == TC_HOOK_TCX ? "tcx links" : "tc filters");
 			fail(c, fix, "the writer's programs are missing from %s: ingress %s, egress %s", info.dev,
 			     in ? "yes" : "no", out ? "yes" : "no");
+		} else if ((ahead = tc_hook_ingress_ahead(ifindex, info.hook, dir)) > 0) {
+			snprintf(fix, sizeof(fix), "find them (bpftool prog, tc filter show dev %s ingress) and "
+				 "attach the writer again (toa-bpf director detach, then attach: it goes first)", info.dev);
+			fail(c, fix, "%d tcx program(s) run at ingress of %s before the writer: each could "
+			     "redirect a VIP-bound packet past the strip", ahead, info.dev);
 		} else {
-			ok(c, "ingress and egress programs on %s", info.dev);
+			ok(c, "ingress and egress programs on %s%s", info.dev, ahead < 0 ? "" : ", the writer first at ingress");
 		}
 	}
 

@@ -230,6 +230,14 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 				  BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG);
 }
 
+/*
+ * How many data segments may still bring a late TOA. The director writes it
+ * for about one round trip after the handshake (an initial window of 10, a
+ * GRO segment counting as several); past this the app has likely shown the
+ * LIP already, and a record appearing then would change its peer under it.
+ */
+#define LATE_DATA_SEGS_MAX	64
+
 /* A later segment with an option unknown to Linux, of a connection still without a record. */
 static __always_inline void on_segment(struct bpf_sock_ops *skops)
 {
@@ -240,6 +248,11 @@ static __always_inline void on_segment(struct bpf_sock_ops *skops)
 	 */
 	if (!skops->sk || bpf_sk_storage_get(&records, skops->sk, NULL, 0) || !trusted(skops))
 		return;
+	if (skops->data_segs_in > LATE_DATA_SEGS_MAX) {	/* this one counted: the kernel counts before calling */
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+					  ~BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG);
+		return;
+	}
 	if (take_toa(skops) != TOA_OK)
 		return;
 	toa_count(RS_C_LATE);

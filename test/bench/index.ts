@@ -1,16 +1,18 @@
 /**
  * npm run bench [-- SECTION...]: every benchmark, each as ratios against a
- * baseline measured in the same run. Sections: director, realserver, vm, node.. Without arguments, all of them.
+ * baseline measured in the same run. Sections: director, synproxy, realserver, vm, node. Without arguments, all of them.
  */
 import { labUnavailable } from '../lab/index.js';
 import { benchNode } from '../../node-toa/bench/index.js';
 import { benchDirector } from './director.js';
+import { benchSynproxy } from './synproxy.js';
 import { benchRealserver } from './realserver.js';
 import { benchModuleRows } from '../vm/bench.js';
 import { table, type Row } from './stats.js';
 
 const sections: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   director: { title: 'Director: TOA writer attached vs detached; whole FullNAT + TOA vs plain NAT', run: () => benchDirector() },
+  synproxy: { title: 'Director behind SYNPROXY (--rs-dev) vs plain FullNAT + writer: a spoofed SYN flood, and the connection rate', run: () => benchSynproxy() },
   realserver: { title: 'Real-server eBPF path: attached vs detached (director writer on)', run: () => benchRealserver() },
   vm: { title: 'toa.ko in a Debian 6.1 guest (qemu TCG): module loaded vs not', run: () => benchModuleRows('6.1') },
   node: { title: 'node-toa: first peer() per connection, and Express throughput', run: () => benchNode() },

@@ -142,18 +142,26 @@ describe.skipIf(why)(`director: no packet shape carries a client's own TOA${why 
     expect(d.helper_err).toBeUndefined();
   }, 180_000);
 
-  it.each([4, 6] as const)('IPv%i: a source route through a VIP is dropped whatever the packet\'s own destination', async (family) => {
+  it.each([4, 6] as const)('IPv%i: a source route through a VIP is dropped whatever the packet\'s own destination, fragmented or behind headers', async (family) => {
     // The ACK and the request go to the director's own address, the VIP next in their route: a
     // kernel that honours source routes (IPVS holds the VIP locally) would hand them to the VIP
-    // after tc, unstripped. The handshake itself was plain, to the VIP.
+    // after tc, unstripped. The handshake itself was plain, to the VIP. The route may also sit
+    // where the writer cannot read it: in IPv4 fragments, behind an IPv6 Fragment header or past
+    // the walk's eight extension headers.
     const v6 = family === 6;
+    const cases = v6 ? ['rt-left', 'frag-rt-left', 'chain-rt-left'] : ['lsrr', 'lsrr-frag'];
     const before = await counters();
-    const [r] = await shapes(family, [v6 ? 'rt-left' : 'lsrr'], v6 ? ADDR.dirClient6 : ADDR.dirClient4);
+    const res = await shapes(family, cases, v6 ? ADDR.dirClient6 : ADDR.dirClient4);
     const d = delta(before, await counters());
-    expect([r.synack, answer(r)]).toEqual([true, null]);
-    expect(d.dropped_source_route).toBe(2);
+    for (const r of res) expect([r.case, r.synack, answer(r)]).toEqual([r.case, true, null]);
+    if (v6) {
+      expect([d.dropped_source_route, d.dropped_fragment, d.dropped_headers]).toEqual([2, 2, 2]);
+    } else {
+      // lsrr-frag: 8-byte fragments of the ACK (28 bytes: 4) and the request (63 bytes: 8), each with the route.
+      expect(d.dropped_source_route).toBe(2 + 12);
+    }
     expect(d.forged_stripped).toBeUndefined();
-  }, 60_000);
+  }, 90_000);
 
   it.each([
     ['IPv4', 4, ['v4', 'v4-253', 'v4-200', 'cdn']],

@@ -6,6 +6,7 @@
  * setup says every link works, on both sides. Clients keep connecting
  * through the VIP while the doctor watches.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDR, createLab, labUnavailable, REPO_ROOT, type Lab, type Role } from '../lab/index.js';
@@ -92,6 +93,28 @@ describe.skipIf(why)(`toa-bpf doctor${why ? ` (skipped: ${why})` : ''}`, () => {
     const good = await doctor(['--vip', `[${ADDR.vip6}]:80`], 'director');
     expect(good.report.checks.filter((c: any) => c.status !== "ok"), JSON.stringify(good.report)).toEqual([]);
     expect(good.code).toBe(0);
+  });
+
+  it('the director side: a program ahead of the writer at ingress is reported; attaching again puts the writer first', async () => {
+    // Something else (another tool's tcx program) at the head of the clients' device, ahead of the writer.
+    const pin = join(lab.pinDir, 'tcx-ahead');
+    await lab.execOk('director', [join(REPO_ROOT, 'test/tools/build/tcx-ahead'), 'cli0', pin]);
+    try {
+      expect((await lab.writerStatus()).ingress_ahead).toBe(1);
+      const text = await lab.toaBpf(['director', 'status'], 'director');
+      expect(text.stdout).toContain('WARNING: 1 tcx program(s) run at ingress before the writer');
+      const r = await doctor(['--vip', `${ADDR.vip4}:80`], 'director');
+      expect(diagnosis(r)).toBe('hook');
+      expect(r.report.diagnosis).toContain('1 tcx program(s) run at ingress of cli0 before the writer');
+      // A fresh attach goes to the head of the chain, the other program behind it.
+      await lab.detachWriter();
+      await lab.attachWriter({ ports: [80] });
+      expect((await lab.writerStatus()).ingress_ahead).toBe(0);
+      const good = await doctor(['--vip', `${ADDR.vip4}:80`], 'director');
+      expect(good.code, JSON.stringify(good.report)).toBe(0);
+    } finally {
+      rmSync(pin, { force: true });
+    }
   });
 
   it('the app outside the attached cgroup', async () => {

@@ -168,6 +168,19 @@ describe.skipIf(why)(`real server eBPF path${why ? ` (skipped: ${why})` : ''}`, 
     expect(d).toMatchObject({ segments: 2, found: 1, late: 1, absent: 1, trusted_no_toa: 1 });
   });
 
+  it('a late TOA counts within the first 64 data segments, not after (the app may have shown the LIP by then)', async () => {
+    const before = await counters();
+    const within = await viaVip(4, DUAL, { toa: 'data', lead: 63 });
+    expect(within.body).toMatchObject({ remoteAddress: `::ffff:${ADDR.client4}`, remotePort: within.sport });
+    expect(delta(before, await counters())).toMatchObject({ found: 1, late: 1 });
+    const mid = await counters();
+    const past = await viaVip(6, DUAL, { toa: 'data', lead: 64 });
+    expect(past.body.remoteAddress).toBe(ADDR.lip6);
+    const d = delta(mid, await counters());
+    expect(d.found ?? 0).toBe(0);
+    expect(d.late ?? 0).toBe(0);
+  });
+
   it('handshake ACK lost: the data segment completes the handshake and carries TOA', async () => {
     const r = await viaVip(6, DUAL, { toa: 'data', noAck: true });
     expect(r.body).toMatchObject({ remoteAddress: ADDR.client6, remotePort: r.sport });

@@ -28,7 +28,8 @@ export const ADDR = {
 export const LIP_POOL = {
   v4: ['192.0.2.1', '192.0.2.2', '192.0.2.3', '192.0.2.4'],
   v6: ['2001:db8:200::1', '2001:db8:200::2', '2001:db8:200::3', '2001:db8:200::4'],
-  trust: ['192.0.2.0/29', '2001:db8:200::/125'],
+  // Exactly the pool (.1, .2-.3, .4): a wider prefix would trust neighbours on the real servers' link.
+  trust: ['192.0.2.1/32', '192.0.2.2/31', '192.0.2.4/32', '2001:db8:200::1/128', '2001:db8:200::2/127', '2001:db8:200::4/128'],
 } as const;
 
 /** Prefix lengths of the three links. */

@@ -64,6 +64,14 @@ export interface WriterOptions {
   /** Dialects to write, one per family (default: toa-bpf's, v4 and v6). */
   dialects?: string[];
   extraArgs?: string[];
+  /** Also write on the real-server-facing device rs0 (toa-bpf --rs-dev), as SYNPROXY needs. */
+  rsDev?: boolean;
+}
+
+/** SYNPROXY's TCP options (nft synproxy statement); the default is the README's recipe. */
+export interface SynproxyOptions {
+  /** Timestamps (carry window scale and SACK through the cookie; default true). */
+  timestamp?: boolean;
 }
 
 export interface RealserverOptions {
@@ -90,6 +98,8 @@ export class Lab {
   private writer = false;
   private realserver = false;
   private lipPool = false;
+  private natMode: NatMode = 'fullnat';
+  private synproxy: SynproxyOptions | null = null;
 
   private constructor(id: string) {
     this.id = id;
@@ -174,6 +184,7 @@ export class Lab {
 
   /** Replaces the director's NAT rules (one nft transaction); see NatMode. */
   async setNat(mode: NatMode): Promise<void> {
+    this.natMode = mode;
     const lips4 = this.lipPool ? `${LIP_POOL.v4[0]}-${LIP_POOL.v4.at(-1)}` : ADDR.lip4;
     const lips6 = this.lipPool ? `${LIP_POOL.v6[0]}-${LIP_POOL.v6.at(-1)}` : ADDR.lip6;
     // Only what entered on the writer's device is forwarded: VIP traffic from any other side would skip its strip.
@@ -200,7 +211,70 @@ export class Lab {
       input: `table inet toa_lab {}
 delete table inet toa_lab
 table inet toa_lab {
-${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}}
+${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mode === 'fullnat' ? this.synproxyRules(this.synproxy) : ''}}
+`,
+    });
+  }
+
+  /**
+   * The README's SYNPROXY recipe in front of the FullNAT rules: client SYNs to
+   * the VIPs skip conntrack and get a cookie SYN-ACK from the director; a
+   * client that completes that handshake makes the director open its own
+   * connection to the real server (through the output hook, hence its dnat).
+   * Spoofed SYNs never reach the real server. null turns it off. Pair it with
+   * attachWriter({ rsDev: true }).
+   */
+  async setSynproxy(opts: SynproxyOptions | null): Promise<void> {
+    if (opts && this.natMode !== 'fullnat') throw new Error('setSynproxy: the lab runs SYNPROXY in front of fullnat only');
+    this.synproxy = opts;
+    await this.setNat(this.natMode);
+    if (opts) {
+      // loose=0: a mid-stream ACK with no entry is invalid (SYNPROXY checks its cookie) instead of starting a connection.
+      await this.execOk('director', ['sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_loose=0', 'net.ipv4.tcp_syncookies=1', 'net.ipv4.tcp_timestamps=1']);
+    } else {
+      await this.execOk('director', ['sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_loose=1']);
+    }
+  }
+
+  private synproxyRules(opts: SynproxyOptions): string {
+    const ts = opts.timestamp === false ? '' : ' timestamp sack-perm';
+    const syn = 'tcp flags & (fin|syn|rst|ack) == syn';
+    return `  chain syn_notrack {
+    type filter hook prerouting priority raw;
+    iifname "cli0" ip daddr ${ADDR.vip4} ${syn} notrack
+    iifname "cli0" ip6 daddr ${ADDR.vip6} ${syn} notrack
+  }
+  chain syn_proxy {
+    type filter hook input priority filter;
+    iifname "cli0" ip daddr ${ADDR.vip4} meta l4proto tcp ct state invalid,untracked counter synproxy mss 1460 wscale 7${ts}
+    iifname "cli0" ip6 daddr ${ADDR.vip6} meta l4proto tcp ct state invalid,untracked counter synproxy mss 1440 wscale 7${ts}
+    iifname "cli0" ip daddr ${ADDR.vip4} meta l4proto tcp ct state invalid counter drop
+    iifname "cli0" ip6 daddr ${ADDR.vip6} meta l4proto tcp ct state invalid counter drop
+  }
+  chain out_nat {
+    type nat hook output priority -100;
+    ip daddr ${ADDR.vip4} meta l4proto tcp dnat ip to ${ADDR.rs4}
+    ip6 daddr ${ADDR.vip6} meta l4proto tcp dnat ip6 to ${ADDR.rs6}
+  }
+`;
+  }
+
+  /**
+   * Makes the client's extra addresses silent, like hosts that are not there:
+   * what arrives for them is dropped, so a flood spoofed from them draws no
+   * RST that would free the half-open state it makes.
+   */
+  async muteExtraClients(count: number): Promise<void> {
+    const v4 = Array.from({ length: count }, (_, i) => extraClient4(i)).join(', ');
+    const v6 = Array.from({ length: count }, (_, i) => extraClient6(i)).join(', ');
+    await this.execOk('client', ['nft', '-f', '-'], {
+      input: `table inet toa_mute {
+  chain in {
+    type filter hook input priority filter;
+    ip daddr { ${v4} } drop
+    ip6 daddr { ${v6} } drop
+  }
+}
 `,
     });
   }
@@ -280,7 +354,8 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}}
   async attachWriter(opts: WriterOptions = {}): Promise<void> {
     const vips = (opts.ports ?? [80, 443, 8080]).flatMap((p) => ['--vip', endpoint(ADDR.vip4, p), '--vip', endpoint(ADDR.vip6, p)]);
     const dialects = (opts.dialects ?? []).flatMap((d) => ['--dialect', d]);
-    await this.check(this.toaBpf(['director', 'attach', '--dev', 'cli0', ...vips, ...dialects, ...(opts.extraArgs ?? [])]));
+    const rs = opts.rsDev ? ['--rs-dev', 'rs0'] : [];
+    await this.check(this.toaBpf(['director', 'attach', '--dev', 'cli0', ...rs, ...vips, ...dialects, ...(opts.extraArgs ?? [])]));
     this.writer = true;
   }
 

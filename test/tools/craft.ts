@@ -46,6 +46,8 @@ export interface CraftOptions {
   ackOpts?: string;
   dataOpts?: string;
   noAck?: boolean;
+  /** Segments of "\r\n" before the request: its data options come in data segment lead + 1. */
+  lead?: number;
   src?: string;
   sport?: number;
   path?: string;
@@ -88,6 +90,7 @@ export async function craft(lab: Runner, role: string, addr: string, port: numbe
   if (o.ackOpts !== undefined) argv.push('--ack-opts', o.ackOpts);
   if (o.dataOpts !== undefined) argv.push('--data-opts', o.dataOpts);
   if (o.noAck) argv.push('--no-ack');
+  if (o.lead !== undefined) argv.push('--lead', String(o.lead));
   if (o.path) argv.push('--path', o.path);
   argv.push(addr, String(port));
   const r = await lab.exec(role, argv, { timeoutMs: (o.timeoutMs ?? 5000) + 5000 });

@@ -19,6 +19,9 @@
  *   --ack-opts HEX     options of the ACK that completes the handshake
  *   --data-opts HEX    options of the first data segment (and its retransmissions)
  *   --no-ack           send no bare ACK: the first data segment completes the handshake
+ *   --lead N           before the request, N segments of "\r\n" without options (HTTP
+ *                      servers skip empty lines before a request line), each sent once:
+ *                      the request and its --data-opts come as data segment N + 1
  *   --path PATH        GET this path (default /)
  *   --request TEXT     send TEXT instead of the GET (\r \n \t \\ escapes)
  *   --timeout MS       give up after MS milliseconds (default 5000)
@@ -69,6 +72,7 @@ static struct {
 	uint16_t dport, sport;
 	struct opts syn, ack, data;
 	bool no_ack, rst_filter, verbose;
+	int lead;
 	const char *request, *path;
 	char *req_buf;
 	int timeout_ms;
@@ -87,7 +91,7 @@ static __attribute__((noreturn, format(printf, 1, 2))) void die_usage(const char
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nUsage: toa-craft [--src ADDR] [--sport N] [--syn-opts HEX] [--ack-opts HEX] "
-		"[--data-opts HEX] [--no-ack] [--path PATH | --request TEXT] [--timeout MS] [-v] ADDR PORT\n");
+		"[--data-opts HEX] [--no-ack] [--lead N] [--path PATH | --request TEXT] [--timeout MS] [-v] ADDR PORT\n");
 	exit(2);
 }
 
@@ -461,6 +465,7 @@ static void parse_args(int argc, char **argv)
 		{ "ack-opts", required_argument, NULL, 'A' },
 		{ "data-opts", required_argument, NULL, 'D' },
 		{ "no-ack", no_argument, NULL, 'n' },
+		{ "lead", required_argument, NULL, 'L' },
 		{ "path", required_argument, NULL, 'p' },
 		{ "request", required_argument, NULL, 'r' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -489,6 +494,12 @@ static void parse_args(int argc, char **argv)
 		case 'A': parse_hex("--ack-opts", optarg, &cfg.ack); ack_given = true; break;
 		case 'D': parse_hex("--data-opts", optarg, &cfg.data); break;
 		case 'n': cfg.no_ack = true; break;
+		case 'L':
+			v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v > 1000)
+				die_usage("bad --lead '%s' (0..1000 segments)", optarg);
+			cfg.lead = (int)v;
+			break;
 		case 'p': cfg.path = optarg; break;
 		case 'r': cfg.request = optarg; break;
 		case 't':
@@ -501,7 +512,7 @@ static void parse_args(int argc, char **argv)
 		case 'v': cfg.verbose = true; break;
 		case 'h':
 			printf("toa-craft [--src ADDR] [--sport N] [--syn-opts HEX] [--ack-opts HEX] [--data-opts HEX]\n"
-			       "          [--no-ack] [--path PATH | --request TEXT] [--timeout MS] [--no-rst-filter] [-v]\n"
+			       "          [--no-ack] [--lead N] [--path PATH | --request TEXT] [--timeout MS] [--no-rst-filter] [-v]\n"
 			       "          ADDR PORT\n(see the comment at the top of test/tools/toa-craft.c)\n");
 			exit(0);
 		case ':': die_usage("option '%s' needs a value", argv[optind - 1]);
@@ -585,6 +596,9 @@ int main(int argc, char **argv)
 	if (!cfg.no_ack)
 		send_seg(fd, F_ACK, snd_nxt, rcv_nxt, &cfg.ack, NULL, 0);
 
+	/* Empty lines, one a segment, sent once (a veth does not lose them). */
+	for (tries = 0; tries < cfg.lead; tries++, snd_nxt += 2)
+		send_seg(fd, F_ACK | F_PSH, snd_nxt, rcv_nxt, NULL, "\r\n", 2);
 	/* The request, retransmitted each second until acknowledged; then read to FIN. */
 	send_seg(fd, F_ACK | F_PSH, snd_nxt, rcv_nxt, &cfg.data, cfg.req_buf, qlen);
 	resend = now_ms() + 1000;

@@ -23,8 +23,11 @@ take the case's shape. Cases:
     hbh-dst-rt      IPv6: all three
     rt-left         IPv6: a Routing header with one segment left, the destination in it
     lsrr            IPv4: a loose source route option holding the destination
-                    (with --hop ADDR, rt-left and lsrr send the ACK and the request
-                    to ADDR, with the destination as the route's next address)
+    lsrr-frag       IPv4: lsrr, in fragments of 8 bytes (each carries the option)
+    frag-rt-left    IPv6: rt-left behind a Fragment header (offset 0, no more)
+    chain-rt-left   IPv6: rt-left behind eight Destination Options headers
+                    (with --hop ADDR, the source-routed cases send the ACK and the
+                    request to ADDR, with the destination as the route's next address)
     ah              an Authentication Header before TCP (both families)
     chain9          IPv6: nine Destination Options headers
     vlan1 .. vlan4  one to four priority tags (802.1Q, VLAN 0): Linux
@@ -56,7 +59,8 @@ from scapy.layers.l2 import Dot1Q, Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 from scapy.sendrecv import AsyncSniffer, sendp  # noqa: E402
 
-CASES = ['plain', 'frag8', 'frag-first', 'atomic', 'hbh', 'dst', 'rt', 'hbh-dst-rt', 'rt-left', 'lsrr', 'ah', 'chain9',
+CASES = ['plain', 'frag8', 'frag-first', 'atomic', 'hbh', 'dst', 'rt', 'hbh-dst-rt', 'rt-left', 'lsrr', 'lsrr-frag', 'frag-rt-left',
+         'chain-rt-left', 'ah', 'chain9',
          'vlan1', 'vlan2', 'vlan3', 'vlan4']
 
 
@@ -86,11 +90,17 @@ def tcp_bytes(src, dst, v6, sport, dport, seq, ack, flags, opts: bytes, payload:
 def shaped(case, src, dst, v6, seg: bytes, l2, hop=None):
     """The frames that carry seg in the case's shape (source-routed ones through hop, if given)."""
     ident = random.randint(1, 0xffff)
-    if case == 'lsrr':
+    if case in ('lsrr', 'lsrr-frag'):
         if v6:
-            raise SystemExit('toa-shape: lsrr is an IPv4 case')
+            raise SystemExit(f'toa-shape: {case} is an IPv4 case')
         # The route's next address is dst: the kernel sends the packet on to it (accept_source_route).
-        return [l2 / IP(src=src, dst=hop or dst, proto=6, options=[IPOption_LSRR(routers=[dst], pointer=4)]) / Raw(seg)]
+        def routed(**kw):
+            return l2 / IP(src=src, dst=hop or dst, proto=6, options=[IPOption_LSRR(routers=[dst], pointer=4)], **kw)
+        if case == 'lsrr':
+            return [routed() / Raw(seg)]
+        # LSRR is a copied option: every fragment carries it, as a router fragmenting it would.
+        return [routed(id=ident, flags='MF' if off + 8 < len(seg) else 0, frag=off // 8) / Raw(seg[off:off + 8])
+                for off in range(0, len(seg), 8)]
     if case == 'plain' or case.startswith('vlan'):
         tags = int(case[4:]) if case.startswith('vlan') else 0
         frame = l2
@@ -132,12 +142,14 @@ def shaped(case, src, dst, v6, seg: bytes, l2, hop=None):
         'rt': [IPv6ExtHdrRouting(type=0, segleft=0, addresses=[])],
         'hbh-dst-rt': [IPv6ExtHdrHopByHop(), IPv6ExtHdrDestOpt(), IPv6ExtHdrRouting(type=0, segleft=0, addresses=[])],
         'rt-left': [IPv6ExtHdrRouting(type=0, segleft=1, addresses=[dst])],
+        'frag-rt-left': [IPv6ExtHdrFragment(offset=0, m=0, id=ident), IPv6ExtHdrRouting(type=0, segleft=1, addresses=[dst])],
+        'chain-rt-left': [IPv6ExtHdrDestOpt() for _ in range(8)] + [IPv6ExtHdrRouting(type=0, segleft=1, addresses=[dst])],
         'chain9': [IPv6ExtHdrDestOpt() for _ in range(9)],
     }.get(case)
     if hdrs is None:
         raise SystemExit(f'toa-shape: unknown case {case} ({", ".join(CASES)})')
     hdrs[-1].nh = 6  # before stacking: `/` copies the layers
-    pkt = IPv6(src=src, dst=hop if hop and case == 'rt-left' else dst)
+    pkt = IPv6(src=src, dst=hop if hop and case.endswith('rt-left') else dst)
     for h in hdrs:
         pkt = pkt / h
     return [l2 / pkt / Raw(seg)]
@@ -207,7 +219,7 @@ def main():
     p.add_argument('--dport', type=int, default=80)
     p.add_argument('--opts', default='', help='option bytes in hex for the ACK and the request')
     p.add_argument('--path', default='/')
-    p.add_argument('--hop', help='rt-left, lsrr: send to this address, the destination next in the route')
+    p.add_argument('--hop', help='the source-routed cases: send to this address, the destination next in the route')
     p.add_argument('--timeout', type=int, default=3000, help='per step, in milliseconds')
     p.add_argument('cases', nargs='+', choices=CASES)
     a = p.parse_args()

@@ -44,11 +44,14 @@ describe.skipIf(!built)(`toa-bpf director CLI${built ? '' : ' (skipped: bpf/buil
     [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', '--strip', '2'], /--strip takes an option kind from 3 to 255/],
     [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', '--bogus'], /unknown option '--bogus'/],
     [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', '--hook', 'xdp'], /unknown --hook 'xdp' \(tcx, tc, auto\)/],
-    [['detach', '--hook', 'tc'], /--hook belong to attach/],
+    [['detach', '--hook', 'tc'], /--hook and --rs-dev belong to attach/],
+    [['detach', '--rs-dev', 'eth1'], /--rs-dev belong to attach/],
+    [['attach', '--dev', 'lo', '--rs-dev', 'lo', '--vip', '198.51.100.100:80'], /--rs-dev must be another interface than --dev/],
+    [['attach', '--dev', 'lo', '--rs-dev', 'x'.repeat(20), '--vip', '198.51.100.100:80'], /bad interface name/],
     [['attach', '--dev', 'lo', '--vip'], /option '--vip' needs a value/],
     [['attach', '--dev', 'lo', '--vip', '198.51.100.100:80', 'extra'], /unexpected argument 'extra'/],
     [['attach', '--dev', 'x'.repeat(20), '--vip', '198.51.100.100:80'], /bad interface name/],
-    [['status', '--vip', '198.51.100.100:80'], /--vip, --dialect, --flows and --hook belong to attach/],
+    [['status', '--vip', '198.51.100.100:80'], /--vip, --dialect, --flows, --hook and --rs-dev belong to attach/],
     [['detach', '--json'], /--json belongs to status/],
   ])('usage error: director %j', (args, message) => {
     const r = toaBpf(['director', ...args]);

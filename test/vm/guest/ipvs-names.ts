@@ -8,6 +8,7 @@ export const IPVS_SCENARIOS: string[] = [
   'toa.ko: IPv4 and IPv6 clients see themselves, spread over the LIP pool',
   'keepalived (examples/ipvs-keepalived): builds the IPVS table, real servers in once their TCP check passes',
   'keepalived: IPv4 and IPv6 clients see themselves through its IPVS',
+  'keepalived: a SYN from the real servers\' side, sent to a VIP or source-routed to one through the director, gets no connection through IPVS',
   'keepalived: a failing TCP check takes the real server out, a passing one puts it back',
   'keepalived: on exit it removes its virtual services',
 ];

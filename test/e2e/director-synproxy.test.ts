@@ -1,0 +1,278 @@
+/**
+ * The director behind SYNPROXY (issue 14): nftables answers client SYNs
+ * with cookies and opens its own connection to the real server only for
+ * clients that complete that handshake. The real server's handshake is the
+ * director's own, so the TOA must be written on the real-server-facing side
+ * (toa-bpf director --rs-dev), from conntrack. Checked here: both families,
+ * a request-time reader (HTTP, client speaks first) and an accept-time
+ * reader that speaks first (a banner), the TOA in the very ACK that
+ * completes the real server's handshake, no rejected or retransmitted
+ * segment on the real server, and a bounded spoofed flood that makes no
+ * writer state and reaches no real server.
+ *
+ * The lab runs with checksum offload here: nftables' synproxy statement
+ * checks an IPv6 segment's sum with the IPv4 function (nft_synproxy.c,
+ * nf_ip_checksum), so it drops every IPv6 SYN whose sum the device did not
+ * vouch for (CHECKSUM_UNNECESSARY); see bpf/director/README.md.
+ */
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ADDR,
+  createLab,
+  endpoint,
+  extraClient4,
+  labUnavailable,
+  REPO_ROOT,
+  run,
+  tcpOptions,
+  type Lab,
+  type TcpSegment,
+} from '../lab/index.js';
+
+/**
+ * The real server's reader: the eBPF path (default), or toa.ko when
+ * TOA_SYNPROXY_READER=module and TOA_KO names the module (the VM run sets
+ * both: modules load only in its guests).
+ */
+const MODULE = process.env.TOA_SYNPROXY_READER === 'module';
+const why = labUnavailable() ?? (MODULE && !process.env.TOA_KO ? 'TOA_SYNPROXY_READER=module needs TOA_KO' : null);
+const HTTP = 80;
+const BANNER = 25;
+const CONNS = 5;
+const SYNFLOOD = join(REPO_ROOT, 'test/tools/build/synflood');
+const SPOOFED = 16;
+
+/** /proc/net/snmp and /proc/net/netstat of a namespace as one map ("TcpExtTSEcrRejected", "TcpRetransSegs", ...). */
+async function netstat(lab: Lab, role: 'realserver' | 'director'): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const f of ['/proc/net/snmp', '/proc/net/netstat']) {
+    const lines = (await lab.execOk(role, ['cat', f])).trim().split('\n');
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const keys = lines[i].split(/\s+/);
+      const vals = lines[i + 1].split(/\s+/);
+      const prefix = keys[0].replace(/:$/, '');
+      for (let j = 1; j < keys.length; j++) out[prefix + keys[j]] = Number(vals[j]);
+    }
+  }
+  return out;
+}
+
+/** SYNPROXY's own counters in the director (/proc/net/stat/synproxy, hex per CPU), summed. */
+async function synproxyStats(lab: Lab): Promise<Record<string, number>> {
+  const lines = (await lab.execOk('director', ['cat', '/proc/net/stat/synproxy'])).trim().split('\n');
+  const keys = lines[0].split(/\s+/);
+  const sum: Record<string, number> = Object.fromEntries(keys.map((k) => [k, 0]));
+  for (const l of lines.slice(1)) l.split(/\s+/).forEach((v, i) => (sum[keys[i]] += parseInt(v, 16)));
+  return sum;
+}
+
+/** The TOA body (port, address) a v4 or v6 dialect option carries for addr:port. */
+function toaOf(seg: TcpSegment): { addr: string; port: number } | null {
+  const o = tcpOptions(seg.options).find((x) => x.kind === 254);
+  if (!o) return null;
+  const b = o.body;
+  const port = b.readUInt16BE(0);
+  if (b.length === 6) return { addr: [...b.subarray(2)].join('.'), port };
+  const words = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 + 2 * i).toString(16));
+  // URL's host parser writes IPv6 in its canonical short form.
+  return { addr: new URL(`http://[${words.join(':')}]/`).hostname.slice(1, -1), port };
+}
+
+/** The real server's view of one connection, by the director's port (LIP:lport <-> RS:port). */
+function handshake(segs: TcpSegment[], lport: number, port: number) {
+  const toServer = segs.filter((s) => s.sport === lport && s.dport === port);
+  const fromServer = segs.filter((s) => s.sport === port && s.dport === lport);
+  const synacks = fromServer.filter((s) => s.flags.syn && s.flags.ack);
+  const isn1 = synacks.length ? (synacks[0].seq + 1) >>> 0 : undefined;
+  // The segment that completes the handshake: the first one after the SYN that acks the server's ISN.
+  const completing = toServer.find((s) => !s.flags.syn && s.flags.ack && s.ack === isn1);
+  return { toServer, synacks, completing };
+}
+
+describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${MODULE ? 'toa.ko' : 'eBPF'} real server${why ? ` (skipped: ${why})` : ''}`, () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    lab = await createLab({ offload: true, extraClients: SPOOFED });
+    // The flood's sources answer nothing, like absent hosts (no RST frees what a SYN made).
+    await lab.muteExtraClients(SPOOFED);
+    await lab.setSynproxy({});
+    await lab.attachWriter({ ports: [HTTP, BANNER], rsDev: true });
+    if (MODULE) {
+      const r = await run(['busybox', 'insmod', process.env.TOA_KO!, `trust=${ADDR.lip4}/32,${ADDR.lip6}/128`]);
+      if (r.code !== 0) throw new Error(`insmod toa.ko: ${r.stderr || r.stdout}`);
+    } else {
+      await lab.attachRealserver();
+    }
+    await lab.startPeerEcho({ port: HTTP });
+    const banner = lab.spawn(
+      'realserver',
+      [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/lab/servers/banner.ts'), '--port', String(BANNER)],
+      { cgroup: true },
+    );
+    await banner.waitFor(/^listening /m, 20_000);
+  });
+
+  afterAll(async () => {
+    await lab?.destroy();
+    if (MODULE) await run(['busybox', 'rmmod', 'toa']);
+  });
+
+  it('status shows the real-server-facing programs', async () => {
+    const st = await lab.writerStatus();
+    expect(st.rs).toMatchObject({ device: 'rs0', filters: { ingress: true, egress: true } });
+  });
+
+  it('--rs-dev is refused on the client-facing device itself and outside attach', async () => {
+    const same = await lab.toaBpf(['director', 'attach', '--dev', 'cli0', '--rs-dev', 'cli0', '--vip', endpoint(ADDR.vip4, HTTP)]);
+    expect(same.code).toBe(2);
+    expect(same.stderr).toMatch(/--rs-dev must be another interface/);
+    const st = await lab.toaBpf(['director', 'status', '--rs-dev', 'rs0']);
+    expect(st.code).toBe(2);
+  });
+
+  describe.each([
+    ['IPv4', ADDR.vip4, ADDR.client4, ADDR.rs4],
+    ['IPv6', ADDR.vip6, ADDR.client6, ADDR.rs6],
+  ])('%s', (_fam, vip, client, rs) => {
+    const host = vip.includes(':') ? `[${vip}]` : vip;
+
+    it('a request-time reader and an accept-time banner see the client; the TOA completes the handshake; nothing rejected or retransmitted', async () => {
+      const before = await netstat(lab, 'realserver');
+      const spBefore = await synproxyStats(lab);
+      const cap = await lab.capture('realserver', 'eth0', `tcp and host ${rs}`);
+      // From the client's own address: the lab's extra addresses (the flood's, muted) would be picked for IPv6.
+      const http = await lab.httpClient(['--url', `http://${host}:${HTTP}/`, '--count', String(CONNS), '--local', client]);
+      const banners: { local: string; banner: string }[] = [];
+      for (let i = 0; i < CONNS; i++) {
+        const out = await lab.execOk('client', [
+          process.execPath,
+          '-e',
+          `const s=require('net').connect({port:${BANNER},host:${JSON.stringify(vip)},localAddress:${JSON.stringify(client)}});` +
+            `let b='';s.setEncoding('utf8');` +
+            `s.on('data',d=>b+=d);s.on('end',()=>console.log(JSON.stringify({local:s.localAddress+' '+s.localPort,banner:b.trim()})));`,
+        ]);
+        banners.push(JSON.parse(out));
+      }
+      const segs = await cap.stop();
+      const after = await netstat(lab, 'realserver');
+      const spAfter = await synproxyStats(lab);
+
+      // They went through SYNPROXY: one valid cookie per connection.
+      expect(spAfter.cookie_valid - spBefore.cookie_valid).toBe(2 * CONNS);
+      for (const r of http) {
+        expect(r.error).toBeUndefined();
+        expect(r.localAddress).toBe(client);
+        expect(r.body.remoteAddress.replace(/^::ffff:/, '')).toBe(client);
+        expect(r.body.remotePort).toBe(r.localPort);
+      }
+      for (const b of banners) {
+        const [addr, port] = b.local.split(' ');
+        expect(addr).toBe(client);
+        expect(b.banner).toBe(`peer ${vip.includes(':') ? addr : `::ffff:${addr}`} ${port}`);
+      }
+      // On the wire at the real server: every connection's handshake is completed by a segment carrying the client.
+      const lports = [...new Set(segs.filter((s) => s.flags.syn && !s.flags.ack).map((s) => s.sport))];
+      expect(lports).toHaveLength(2 * CONNS);
+      const clients = [...http.map((r) => r.localPort!), ...banners.map((b) => Number(b.local.split(' ')[1]))].sort();
+      const seen: number[] = [];
+      const sources: string[] = [];
+      for (const lport of lports) {
+        const port = segs.some((s) => s.sport === lport && s.dport === HTTP) ? HTTP : BANNER;
+        const h = handshake(segs, lport, port);
+        expect(h.synacks, `SYN-ACKs of ${lport}`).toHaveLength(1);
+        expect(h.completing, `handshake ACK of ${lport}`).toBeDefined();
+        expect(h.completing!.payloadLength).toBe(0);
+        const toa = toaOf(h.completing!);
+        expect(toa?.addr).toBe(client);
+        seen.push(toa!.port);
+        sources.push(`${toa!.addr} ${toa!.port}`);
+      }
+      expect(seen.sort()).toEqual(clients);
+      expect(sources.sort()).toEqual([...http.map((r) => `${r.localAddress} ${r.localPort}`), ...banners.map((b) => b.local)].sort());
+      // The real server refused nothing and resent nothing.
+      for (const k of ['TcpExtTSEcrRejected', 'TcpRetransSegs', 'TcpExtTCPSynRetrans', 'TcpExtPAWSEstab', 'TcpInErrs']) {
+        expect((after[k] ?? 0) - (before[k] ?? 0), k).toBe(0);	// TSEcrRejected: Linux 6.8+
+      }
+    });
+  });
+
+  it("the director's own connection to the real server (not to a VIP) gets no TOA", async () => {
+    const before = (await lab.writerStatus()).counters;
+    const [r] = await lab.httpClient(['--url', `http://${ADDR.rs4}:${HTTP}/`], 'director');
+    const after = (await lab.writerStatus()).counters;
+    expect(r.error).toBeUndefined();
+    expect(r.body.remoteAddress.replace(/^::ffff:/, '')).toBe(ADDR.lip4);
+    expect(after.rs_no_conntrack - before.rs_no_conntrack).toBe(1);
+    expect(after.rs_flow_new - before.rs_flow_new).toBe(0);
+    expect(after.written_v4 - before.written_v4).toBe(0);
+  });
+
+  it('a bounded spoofed SYN flood: legitimate clients all succeed and are named; no writer state, no real-server socket from it', async () => {
+    const stBefore = await lab.writerStatus();
+    const rsBefore = await netstat(lab, 'realserver');
+    const spBefore = await synproxyStats(lab);
+    const sources = Array.from({ length: SPOOFED }, (_, i) => ['--src', extraClient4(i)]).flat();
+    const flood = lab.execOk('client', [SYNFLOOD, '--dst', ADDR.vip4, '--port', String(HTTP), ...sources, '--count', '400000', '--seconds', '4'], {
+      timeoutMs: 30_000,
+    });
+    // Legitimate clients while it runs: 40 connections, 2 at a time.
+    await new Promise((r) => setTimeout(r, 300));
+    const legit = lab.httpClient(['--url', `http://${ADDR.vip4}:${HTTP}/`, '--count', '40', '--concurrency', '2'], 'client', 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const during = await lab.writerStatus();
+    const halfOpen = (await lab.execOk('realserver', ['ss', '-Htn', 'state', 'syn-recv'])).trim();
+    const [stats, results] = await Promise.all([flood.then((o) => JSON.parse(o)), legit]);
+    const stAfter = await lab.writerStatus();
+    const rsAfter = await netstat(lab, 'realserver');
+    const spAfter = await synproxyStats(lab);
+
+    expect(stats.sent).toBeGreaterThan(10_000);
+    expect(spAfter.syn_received - spBefore.syn_received).toBeGreaterThan(10_000);
+    for (const r of results) {
+      expect(r.error).toBeUndefined();
+      expect(r.body.remoteAddress.replace(/^::ffff:/, '')).toBe(ADDR.client4);
+      expect(r.body.remotePort).toBe(r.localPort);
+    }
+    // Writer state: none on the client side; one real-server flow per legitimate connection at most, short-lived.
+    expect(during.flows.used).toBe(0);
+    expect(during.rs.flows.used).toBeLessThanOrEqual(4);
+    expect(stAfter.counters.flow_new - stBefore.counters.flow_new).toBe(0);
+    expect(stAfter.counters.rs_flow_new - stBefore.counters.rs_flow_new).toBe(results.length);
+    // The real server saw only the legitimate connections.
+    expect(halfOpen).toBe('');
+    expect(rsAfter.TcpPassiveOpens - rsBefore.TcpPassiveOpens).toBe(results.length);
+    // eslint-disable-next-line no-console
+    console.log(`flood: ${stats.sent} spoofed SYNs in ${stats.seconds} s (${stats.rate}/s); ${results.length}/40 legitimate connections`);
+  }, 90_000);
+
+  it('attach from a config file with rs-dev, re-attach without it, detach: nothing of the real-server side is left', async () => {
+    const dir = join(lab.pinDir, 'director');
+    const rsPins = ['rs_ingress', 'rs_egress', 'rsflows'];
+    const conf = join(tmpdir(), `${lab.id}-director.conf`);
+    writeFileSync(conf, `dev = cli0\nrs-dev = rs0\nvip = ${endpoint(ADDR.vip4, HTTP)} ${endpoint(ADDR.vip6, HTTP)}\n`);
+    try {
+      const a = await lab.toaBpf(['director', 'attach', '--config', conf]);
+      expect(a.code, a.stderr).toBe(0);
+      expect((await lab.writerStatus()).rs).toMatchObject({ device: 'rs0', filters: { ingress: true, egress: true } });
+      for (const p of rsPins) expect(existsSync(join(dir, p)), p).toBe(true);
+      const b = await lab.toaBpf(['director', 'attach', '--dev', 'cli0', '--vip', endpoint(ADDR.vip4, HTTP)]);
+      expect(b.code, b.stderr).toBe(0);
+      expect((await lab.writerStatus()).rs).toBeNull();
+      for (const p of [...rsPins, 'rs']) expect(existsSync(join(dir, p)), p).toBe(false);
+      const tc = await lab.execOk('director', ['bpftool', 'net', 'show', 'dev', 'rs0']);
+      expect(tc).not.toMatch(/toa_rs/);
+      const c = await lab.toaBpf(['director', 'attach', '--config', conf]);
+      expect(c.code, c.stderr).toBe(0);
+      const d = await lab.toaBpf(['director', 'detach']);
+      expect(d.code, d.stderr).toBe(0);
+      expect(existsSync(dir)).toBe(false);
+      expect(await lab.execOk('director', ['bpftool', 'net', 'show', 'dev', 'rs0'])).not.toMatch(/toa_rs/);
+    } finally {
+      rmSync(conf, { force: true });
+    }
+  });
+});
