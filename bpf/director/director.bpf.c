@@ -33,7 +33,9 @@
  * rewrite) is dropped and counted, because netfilter would reassemble or walk
  * it behind the writer's back and the client's own TOA would reach the real
  * server. Source-routed TCP is dropped whatever its address: its route may
- * lead to a VIP after tc.
+ * lead to a VIP after tc; so is an IPv6 packet whose Routing header the
+ * walk cannot reach (in a fragment of extension headers, or past
+ * EXTHDR_MAX), and a segment a helper broke halfway through the insertion.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -224,6 +226,17 @@ static __always_inline bool v6_may_hide_tcp(__u8 nh)
 }
 
 /*
+ * Whether the kernel itself walks on past nh to a Routing header: only the
+ * headers it parses in place (ESP, AH and the rest need an SA or a handler
+ * ending on the director, a tunnel case). Decides which unreadable chains
+ * are dropped whatever their address.
+ */
+static __always_inline bool v6_may_hide_route(__u8 nh)
+{
+	return nh == IPPROTO_HOPOPTS_ || nh == IPPROTO_DSTOPTS_ || nh == IPPROTO_ROUTING_ || nh == IPPROTO_FRAGMENT_;
+}
+
+/*
  * Walks the IPv6 extension headers from s->l3 + 40 to the TCP header. The
  * ones a TCP segment may carry on its way (Hop-by-Hop, Destination Options,
  * and a Routing header with no segments left, so the destination is final)
@@ -255,7 +268,7 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		 */
 		if (nh == IPPROTO_FRAGMENT_)
 			return routed ? SEG_SOURCE_ROUTE : h[0] == IPPROTO_TCP ? SEG_FRAGMENT :
-			       v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT_HDRS : SEG_OTHER;
+			       v6_may_hide_route(h[0]) ? SEG_FRAGMENT_HDRS : v6_may_hide_tcp(h[0]) ? SEG_FRAGMENT : SEG_OTHER;
 		if (nh == IPPROTO_ROUTING_ && h[3])	/* segments left: the destination is not final */
 			routed = true;
 		nh = h[0];
@@ -263,7 +276,8 @@ static __always_inline int walk_v6(struct __sk_buff *skb, struct seg *s)
 		s->odd = 1;
 	}
 	if (nh != IPPROTO_TCP)
-		return routed ? SEG_SOURCE_ROUTE : v6_may_hide_tcp(nh) ? SEG_HEADERS_LONG : SEG_OTHER;
+		return routed ? SEG_SOURCE_ROUTE : v6_may_hide_route(nh) ? SEG_HEADERS_LONG :
+		       v6_may_hide_tcp(nh) ? SEG_HEADERS : SEG_OTHER;
 	if (routed)
 		return SEG_SOURCE_ROUTE;
 	s->l4 = off;
@@ -771,10 +785,8 @@ static __always_inline int insert_fast(struct __sk_buff *skb, struct seg *s, con
 	if (adjust_room(skb, room))
 		return -1;
 	if (bpf_skb_store_bytes(skb, s->l3, &out, size, 0)) {
-		/* Nothing written yet: close the gap again. */
-		if (adjust_room(skb, -(__s32)room))
-			toa_count(DC_HELPER_ERR);
-		return -1;
+		/* Nothing written yet: close the gap again (if that fails, the packet is broken). */
+		return adjust_room(skb, -(__s32)room) ? -2 : -1;
 	}
 	/*
 	 * CHECKSUM_COMPLETE only (bpf_csum_update does nothing to other skbs):
@@ -921,7 +933,10 @@ static __always_inline int write_toa(struct __sk_buff *skb, struct seg *s, __u32
 	 * (20 or 40 bytes after it starts, options, extension headers or not),
 	 * behind the Ethernet header the kernel knows of (tags in the frame aside).
 	 */
-	if (!s->odd && !maybe_partial(s) && !insert_fast(skb, s, opt, room)) {
+	err = s->odd || maybe_partial(s) ? -1 : insert_fast(skb, s, opt, room);
+	if (err == -2)
+		goto broken;
+	if (!err) {
 		toa_count(DC_WRITTEN_FAST);
 	} else {
 		err = insert_moved(skb, s, opt, room);

@@ -841,7 +841,8 @@ static int cmd_status(const struct toa_global *g)
 			printf(" (not in this network namespace)");
 		if (ahead > 0)
 			printf("\n  WARNING: %d tcx program(s) run at ingress before the writer: each could "
-			       "redirect a VIP-bound packet past the strip (detach and attach again puts the writer first)", ahead);
+			       "redirect a VIP-bound packet past the strip (detach and attach%s again puts the writer first)", ahead,
+			       info.hook == TC_HOOK_TCX ? "" : " --hook tcx");
 		printf("\n  pin dir: %s/%s\n  VIPs:", g->pin_dir, DIRECTOR_PIN_SUBDIR);
 	}
 	while (!bpf_map_get_next_key(vfd, prev, &vk) && nv < DIRECTOR_VIPS_MAX) {

@@ -9,6 +9,7 @@
  *
  *   {"attached": true, "device": "cli0", "ifindex": 3, "hook": "tcx" (or "tc"),
  *    "clsact_created": false, "filters": {"ingress": true, "egress": true},
+ *    "ingress_ahead": 0 (tcx programs that run at ingress before the writer; null unknown),
  *    "vips": ["198.51.100.100:80", "[2001:db8:100::100]:80"],
  *    "dialects": {"ipv4": "v4", "ipv6": "v6"}, "strip_kinds": [28, 200, 253, 254],
  *    "flows": {"max": 65536, "used": 0},

@@ -562,11 +562,16 @@ static void doctor_director(const struct toa_global *g)
 			     in ? "yes" : "no", out ? "yes" : "no");
 		} else if ((ahead = tc_hook_ingress_ahead(ifindex, info.hook, dir)) > 0) {
 			snprintf(fix, sizeof(fix), "find them (bpftool prog, tc filter show dev %s ingress) and "
-				 "attach the writer again (toa-bpf director detach, then attach: it goes first)", info.dev);
+				 "attach the writer again (toa-bpf director detach, then attach%s: it goes first)", info.dev,
+				 info.hook == TC_HOOK_TCX ? "" : " --hook tcx, Linux 6.6+");
 			fail(c, fix, "%d tcx program(s) run at ingress of %s before the writer: each could "
 			     "redirect a VIP-bound packet past the strip", ahead, info.dev);
+		} else if (ahead < 0) {
+			fail(c, "run the doctor as root, or look: bpftool net show dev DEV",
+			     "the order of the ingress programs on %s could not be read: %s", info.dev, strerror(-ahead));
 		} else {
-			ok(c, "ingress and egress programs on %s%s", info.dev, ahead < 0 ? "" : ", the writer first at ingress");
+			ok(c, "ingress and egress programs on %s, %s", info.dev, info.hook == TC_HOOK_TCX ?
+			   "the writer first at ingress" : "no tcx program ahead of the writer's clsact filter");
 		}
 	}
 

@@ -163,6 +163,22 @@ describe.skipIf(why)(`director: no packet shape carries a client's own TOA${why 
     expect(d.forged_stripped).toBeUndefined();
   }, 90_000);
 
+  it('IPv6 fragments to other addresses: dropped only where a Routing header could follow (Destination Options), not ESP', async () => {
+    // Fragments of IPsec or other protocols to a host beyond the director are not the writer's to judge.
+    const send = (nh: number): Promise<string> => lab.execOk('client', [PYTHON, '-c', [
+      'from scapy.all import Ether, IPv6, IPv6ExtHdrFragment, Raw, sendp, conf',
+      'conf.verb = 0',
+      `sendp(Ether(dst="${gwMac}") / IPv6(src="${ADDR.client6}", dst="${ADDR.stranger6}") / IPv6ExtHdrFragment(nh=${nh}, m=1, id=7) / Raw(b"x" * 16), iface="eth0")`,
+    ].join('\n')]);
+    const before = await counters();
+    await send(50); // ESP
+    const mid = await counters();
+    await send(60); // Destination Options
+    const after = await counters();
+    expect(delta(before, mid).dropped_fragment).toBeUndefined();
+    expect(delta(mid, after).dropped_fragment).toBe(1);
+  }, 60_000);
+
   it.each([
     ['IPv4', 4, ['v4', 'v4-253', 'v4-200', 'cdn']],
     ['IPv6', 6, ['v6', 'v6-ali', 'cdn6']],
