@@ -1020,13 +1020,36 @@ static __always_inline int trim_syn(struct __sk_buff *skb, struct seg *s)
 	return bpf_skb_change_tail(skb, hlen, 0) ? -1 : 0;
 }
 
+/*
+ * The flow bookkeeping both writers share: whether this client segment of a
+ * flow still gets TOA (it acks exactly the server's ISN + 1). A RST ends the
+ * flow; so does an ack past that (the client saw server data): no later
+ * segment gets TOA. map and key are the caller's flow map and its key.
+ */
+static __always_inline bool flow_writes(void *map, const void *key, __u32 flow_ack, const struct tcphdr *th)
+{
+	__u32 ack = bpf_ntohl(th->ack_seq);
+
+	if (th->rst) {
+		bpf_map_delete_elem(map, key);
+		toa_count(DC_FLOW_CLOSED);
+		return false;
+	}
+	if (ack == flow_ack)
+		return true;
+	if ((__s32)(ack - flow_ack) > 0) {
+		bpf_map_delete_elem(map, key);
+		toa_count(DC_FLOW_DONE);
+	}
+	return false;
+}
+
 SEC("tc")
 int toa_ingress(struct __sk_buff *skb)
 {
 	struct director_flow_key k = {};
 	struct director_flow *f = NULL;
 	struct seg s;
-	__u32 ack;
 
 	switch (parse(skb, &s)) {
 	case SEG_TCP:
@@ -1094,20 +1117,8 @@ int toa_ingress(struct __sk_buff *skb)
 	/* No flow: the handshake, a flow already done (the normal case) or evicted. Not counted: that is every segment. */
 	if (!f)
 		return TC_PASS;
-	if (s.th.rst) {
-		bpf_map_delete_elem(&flows, &k);
-		toa_count(DC_FLOW_CLOSED);
+	if (!flow_writes(&flows, &k, f->ack, &s.th))
 		return TC_PASS;
-	}
-	ack = bpf_ntohl(s.th.ack_seq);
-	if (ack != f->ack) {
-		/* The client acked server data: no later segment of this flow gets TOA. */
-		if ((__s32)(ack - f->ack) > 0) {
-			bpf_map_delete_elem(&flows, &k);
-			toa_count(DC_FLOW_DONE);
-		}
-		return TC_PASS;
-	}
 	if (write_toa(skb, &s, toa_room(s.family), s.th.source, s.saddr) == TC_ACT_SHOT)
 		return TC_ACT_SHOT;
 	if (s.th.fin) {
@@ -1384,7 +1395,6 @@ int toa_rs_egress(struct __sk_buff *skb)
 	struct director_rsflow_key k = {};
 	struct director_rsflow *f;
 	struct seg s;
-	__u32 ack;
 
 	if (parse(skb, &s) != SEG_TCP || !s.th.ack || s.th.syn)
 		return TC_PASS;
@@ -1396,19 +1406,8 @@ int toa_rs_egress(struct __sk_buff *skb)
 	f = bpf_map_lookup_elem(&rsflows, &k);
 	if (!f)
 		return TC_PASS;
-	if (s.th.rst) {
-		bpf_map_delete_elem(&rsflows, &k);
-		toa_count(DC_FLOW_CLOSED);
+	if (!flow_writes(&rsflows, &k, f->ack, &s.th))
 		return TC_PASS;
-	}
-	ack = bpf_ntohl(s.th.ack_seq);
-	if (ack != f->ack) {
-		if ((__s32)(ack - f->ack) > 0) {
-			bpf_map_delete_elem(&rsflows, &k);
-			toa_count(DC_FLOW_DONE);
-		}
-		return TC_PASS;
-	}
 	if (f->has_ts)
 		fix_tsecr(skb, &s, f);
 	if (write_toa(skb, &s, toa_room(s.family), f->cport, f->caddr) == TC_ACT_SHOT)
