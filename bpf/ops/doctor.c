@@ -567,7 +567,7 @@ static void doctor_director(const struct toa_global *g)
 			fail(c, fix, "%d tcx program(s) run at ingress of %s before the writer: each could "
 			     "redirect a VIP-bound packet past the strip", ahead, info.dev);
 		} else if (ahead < 0) {
-			fail(c, "run the doctor as root, or look: bpftool net show dev DEV",
+			fail(c, "run the doctor as root (bpftool net show lists the device's programs)",
 			     "the order of the ingress programs on %s could not be read: %s", info.dev, strerror(-ahead));
 		} else {
 			ok(c, "ingress and egress programs on %s, %s", info.dev, info.hook == TC_HOOK_TCX ?
