@@ -7,13 +7,14 @@
  * headers, IPsec AH, VLAN tags, every kind a real server may accept, a full
  * options area (data offset 15) where the writer has no room, GSO segments
  * (the client kernel's own TSO, the option written by a sockops program in
- * the client's cgroup: test/tools/forge-opt.bpf.c). The real server
- * runs the eBPF path accepting every dialect, so a forged option that got
+ * the client's cgroup: test/tools/forge-opt.bpf.c). The real server's
+ * reader (the eBPF path; toa.ko in the VM run, test/vm/director.test.ts)
+ * accepts every dialect, so a forged option that got
  * through would show as the answer's remoteAddress. The writer's counters say
  * what happened to each shape: walked and written, or dropped and why.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADDR, createLab, labUnavailable, REPO_ROOT, run, runOk, tcpOptions, type Lab } from '../lab/index.js';
+import { ADDR, createLab, labUnavailable, readerUnavailable, REPO_ROOT, run, runOk, tcpOptions, type Lab } from '../lab/index.js';
 import { Cgroup, inCgroup } from '../lab/cgroup.js';
 import { inNetns } from '../lab/run.js';
 import { craft, ensureCraft, toaHex } from '../tools/craft.js';
@@ -37,7 +38,7 @@ function scapyMissing(): string | null {
   }
 }
 
-const why = labUnavailable() ?? scapyMissing();
+const why = labUnavailable() ?? readerUnavailable() ?? scapyMissing();
 
 interface ShapeResult {
   case: string;
@@ -89,7 +90,7 @@ describe.skipIf(why)(`director: no packet shape carries a client's own TOA${why 
     gwMac = JSON.parse(await lab.execOk('director', ['ip', '-j', 'link', 'show', 'cli0']))[0].address;
     await lab.startPeerEcho({ host: '::', port: PORT });
     await lab.attachWriter({ ports: [PORT] });
-    await lab.attachRealserver({ accept: ALL_DIALECTS });
+    await lab.attachReader({ accept: ALL_DIALECTS });
   }, 60_000);
 
   afterAll(async () => {
@@ -222,7 +223,7 @@ describe.skipIf(why)(`director: data offset 15 with a kind-200 option, real serv
     lab = await createLab();
     await lab.startPeerEcho({ host: '::', port: PORT });
     await lab.attachWriter({ ports: [PORT] });
-    await lab.attachRealserver({ accept: ['v4', 'v4-200'] });
+    await lab.attachReader({ accept: ['v4', 'v4-200'] });
   }, 60_000);
 
   afterAll(async () => {
@@ -248,7 +249,7 @@ describe.skipIf(why)(`director: a forged TOA in GSO segments (kernel TSO, the cl
     lab = await createLab({ offload: true });
     await lab.startPeerEcho({ host: '::', port: PORT });
     await lab.attachWriter({ ports: [PORT] });
-    await lab.attachRealserver({ accept: ['v4', 'v4-200'] });
+    await lab.attachReader({ accept: ['v4', 'v4-200'] });
     clientCg = new Cgroup(`${lab.id}-forge`);
     const forged = Buffer.from(toaHex('v4-200', ADDR.stranger4, FORGED_PORT), 'hex');
     mkdirSync(forgeDir());

@@ -8,7 +8,7 @@
  * processes and its own bpffs pin directory, so labs can run side by side.
  * destroy() always runs: from the caller, and from exit and signal handlers.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,19 @@ export interface RealserverOptions {
   accept?: string[];
 }
 
+/**
+ * Which real-server reader attachReader() uses: the eBPF path, or toa.ko when
+ * TOA_E2E_READER=module and TOA_KO names the module. The VM runs set both
+ * (modules load only in their guests), so files written against
+ * attachReader() check both paths unchanged.
+ */
+export const READER: 'ebpf' | 'module' = process.env.TOA_E2E_READER === 'module' ? 'module' : 'ebpf';
+
+/** Why the chosen reader cannot run here, or null. */
+export function readerUnavailable(): string | null {
+  return READER === 'module' && !process.env.TOA_KO ? 'TOA_E2E_READER=module needs TOA_KO (the toa.ko to load)' : null;
+}
+
 const live = new Set<Lab>();
 let counter = 0;
 
@@ -97,6 +110,8 @@ export class Lab {
   private destroyed = false;
   private writer = false;
   private realserver = false;
+  /** toa.ko was loaded by attachReader() and is unloaded by destroy(). */
+  private module = false;
   private lipPool = false;
   private natMode: NatMode = 'fullnat';
   private synproxy: SynproxyOptions | null = null;
@@ -378,6 +393,21 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
     this.realserver = true;
   }
 
+  /**
+   * The real server's reader for this run (READER): the eBPF path in the lab's
+   * cgroup, or toa.ko loaded with the same trust and accept lists. The module
+   * is global to the kernel, so it reads for every namespace until destroy().
+   */
+  async attachReader(opts: RealserverOptions = {}): Promise<void> {
+    if (READER === 'ebpf') return this.attachRealserver(opts);
+    const trust = opts.trust ?? (this.lipPool ? [...LIP_POOL.trust] : [`${ADDR.lip4}/32`, `${ADDR.lip6}/128`]);
+    const params = trust === 'any' ? ['trust_any=1'] : [`trust=${trust.join(',')}`];
+    if (opts.accept) params.push(`accept=${opts.accept.join(',')}`);
+    const r = await run(['busybox', 'insmod', process.env.TOA_KO!, ...params]);
+    if (r.code !== 0) throw new Error(`insmod ${process.env.TOA_KO} ${params.join(' ')}: ${r.stderr.trim() || r.stdout.trim()}`);
+    this.module = true;
+  }
+
   async detachRealserver(): Promise<void> {
     await this.check(this.toaBpf(['realserver', 'detach', '--cgroup', this.cgroup.path], 'realserver'));
     this.realserver = false;
@@ -425,6 +455,7 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
     await Promise.all([...this.procs].map((p) => p.stop('SIGKILL')));
     if (this.realserver) await this.toaBpf(['realserver', 'detach', '--cgroup', this.cgroup.path], 'realserver');
     if (this.writer) await this.toaBpf(['director', 'detach', '--dev', 'cli0']);
+    if (this.module) await run(['busybox', 'rmmod', 'toa']);
     for (const n of Object.values(this.ns)) await run(['ip', 'netns', 'del', n]);
     this.cgroup.remove();
     rmSync(this.pinDir, { recursive: true, force: true });
@@ -436,6 +467,7 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
     this.destroyed = true;
     live.delete(this);
     for (const p of this.procs) p.child.kill('SIGKILL');
+    if (this.module) spawnSync('busybox', ['rmmod', 'toa'], { stdio: 'ignore' });
     teardownSync(this.id);
   }
 

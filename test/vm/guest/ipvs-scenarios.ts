@@ -232,9 +232,10 @@ async function main(): Promise<void> {
       await lab.execOk('director', ['sysctl', '-qw', 'net.ipv4.conf.all.accept_source_route=1', 'net.ipv4.conf.rs0.accept_source_route=1',
         'net.ipv6.conf.all.seg6_enabled=1', 'net.ipv6.conf.rs0.seg6_enabled=1']);
       const gwMac = JSON.parse(await lab.execOk('director', ['ip', '-j', 'link', 'show', 'rs0']))[0].address as string;
-      const syn = async (src: string, hop: string, dst: string): Promise<{ answered: boolean; flags: string }> =>
+      // hop null: a plain SYN, no option or extension header.
+      const syn = async (src: string, hop: string | null, dst: string): Promise<{ answered: boolean; flags: string }> =>
         JSON.parse(await lab.execOk('realserver', ['/usr/bin/python3', ROUTED_SYN, '--iface', 'eth0', '--gw-mac', gwMac,
-          '--src', src, '--hop', hop, '--dst', dst, '--dport', '80']));
+          '--src', src, ...(hop ? ['--hop', hop] : []), '--dst', dst, '--dport', '80']));
       try {
         // The counters lag the connections (the estimator): read them once they stopped moving.
         let before = await ipvsConns(lab);
@@ -252,6 +253,8 @@ async function main(): Promise<void> {
           routed6: await syn(ADDR.rs6, LIP_POOL.v6[0], ADDR.vip6),
           direct4: await syn(ADDR.rs4, ADDR.vip4, ADDR.vip4),
           direct6: await syn(ADDR.rs6, ADDR.vip6, ADDR.vip6),
+          plain4: await syn(ADDR.rs4, null, ADDR.vip4),
+          plain6: await syn(ADDR.rs6, null, ADDR.vip6),
         };
         // No handshake (an IPv6 Segment Routing header is followed after netfilter's input hook, to the
         // director's own stack, which resets: IPVS never saw it as VIP-bound).
