@@ -83,6 +83,18 @@ static void counters(const struct toa_prom_status *s, const struct family *fams,
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+static void hook_present(const char *side, const char *dev, const char *hook, bool ingress, bool egress)
+{
+	static const char *const dirs[] = { "ingress", "egress" };
+	const bool on[] = { ingress, egress };
+
+	for (int i = 0; i < 2; i++) {
+		printf("toa_director_hook_present{side=\"%s\",device=\"", side);
+		label_value(dev);
+		printf("\",hook=\"%s\",direction=\"%s\"} %d\n", hook, dirs[i], on[i]);
+	}
+}
+
 void toa_prom_director(const struct toa_prom_status *s, const struct toa_prom_director *d)
 {
 	static const struct family fams[] = {
@@ -107,16 +119,17 @@ void toa_prom_director(const struct toa_prom_status *s, const struct toa_prom_di
 	gauge(s->role, "attached", "1 when the TOA writer is attached (pinned) under this pin directory.", s->attached);
 	if (!s->attached)
 		return;
-	head(s->role, "hook_present", "gauge", "1 when the writer's program is on the device's hook, by direction.");
-	printf("toa_director_hook_present{device=\"");
-	label_value(d->dev);
-	printf("\",hook=\"%s\",direction=\"ingress\"} %d\n", d->hook, d->ingress);
-	printf("toa_director_hook_present{device=\"");
-	label_value(d->dev);
-	printf("\",hook=\"%s\",direction=\"egress\"} %d\n", d->hook, d->egress);
+	head(s->role, "hook_present", "gauge", "1 when the writer's program is on the device's hook, by side and direction "
+					      "(side rs: the real-server-facing device, --rs-dev).");
+	hook_present("client", d->dev, d->hook, d->ingress, d->egress);
+	if (d->rs_dev)
+		hook_present("rs", d->rs_dev, d->rs_hook, d->rs_ingress, d->rs_egress);
 	gauge(s->role, "vips", "VIP:port pairs served.", d->vips);
-	gauge(s->role, "flows", "Flow-state entries in use.", d->flows_used);
-	gauge(s->role, "flows_max", "Flow-state entries available (LRU).", d->flows_max);
+	gauge(s->role, "flows", "Flow-state entries in use (client side).", d->flows_used);
+	if (d->rs_dev)
+		gauge(s->role, "rs_flows", "Flow-state entries in use on the real-server-facing side (connections SYNPROXY opened).",
+		      d->rs_flows_used);
+	gauge(s->role, "flows_max", "Flow-state entries available (LRU), per side.", d->flows_max);
 	counters(s, fams, N(fams), feeds, N(feeds));
 }
 

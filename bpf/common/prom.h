@@ -25,6 +25,10 @@ struct toa_prom_director {
 	const char *dev, *hook;		/* attached: device, "tcx" or "tc" */
 	bool ingress, egress;		/* the programs found on the hook */
 	unsigned int vips, flows_used, flows_max;
+	/* The real-server-facing side (--rs-dev), or rs_dev NULL when there is none. */
+	const char *rs_dev, *rs_hook;
+	bool rs_ingress, rs_egress;
+	unsigned int rs_flows_used;
 };
 
 /* Real server only: the tables. */

@@ -811,6 +811,14 @@ static int cmd_status(const struct toa_global *g)
 		struct toa_prom_director pd = { info.dev, tc_hook_name(info.hook), in_ing, in_eg,
 						count_vips(vfd), used, info.flows_max };
 
+		if (info.rs_ifindex) {
+			pd.rs_dev = info.rs_dev;
+			pd.rs_hook = tc_hook_name(info.rs_hook);
+			pd.rs_ingress = rs_ing;
+			pd.rs_egress = rs_eg;
+			pd.rs_flows_used = rs_used;
+		}
+
 		toa_prom_director(&ps, &pd);
 		ret = 0;
 		goto cleanup;

@@ -25,20 +25,16 @@ import {
   endpoint,
   extraClient4,
   labUnavailable,
+  READER,
+  readerUnavailable,
   REPO_ROOT,
-  run,
   tcpOptions,
   type Lab,
   type TcpSegment,
 } from '../lab/index.js';
+import { parseProm, promParserUnavailable, promValue } from '../lab/prometheus.js';
 
-/**
- * The real server's reader: the eBPF path (default), or toa.ko when
- * TOA_SYNPROXY_READER=module and TOA_KO names the module (the VM run sets
- * both: modules load only in its guests).
- */
-const MODULE = process.env.TOA_SYNPROXY_READER === 'module';
-const why = labUnavailable() ?? (MODULE && !process.env.TOA_KO ? 'TOA_SYNPROXY_READER=module needs TOA_KO' : null);
+const why = labUnavailable() ?? readerUnavailable();
 const HTTP = 80;
 const BANNER = 25;
 const CONNS = 5;
@@ -81,6 +77,19 @@ function toaOf(seg: TcpSegment): { addr: string; port: number } | null {
   return { addr: new URL(`http://[${words.join(':')}]/`).hostname.slice(1, -1), port };
 }
 
+/** Every segment of a capture, one line each with its timestamps, for a failure message. */
+function describe_(segs: TcpSegment[]): string {
+  const t0 = segs[0]?.time ?? 0;
+  return segs
+    .map((s) => {
+      const ts = tcpOptions(s.options).find((o) => o.kind === 8);
+      const f = Object.entries(s.flags).filter(([, v]) => v).map(([k]) => k).join(',');
+      const tsTxt = ts ? ` TSval ${ts.body.readUInt32BE(0)} TSecr ${ts.body.readUInt32BE(4)}` : '';
+      return `${((s.time - t0) * 1000).toFixed(1)}ms ${s.src}.${s.sport} > ${s.dst}.${s.dport} [${f}] seq ${s.seq} ack ${s.ack} len ${s.payloadLength}${tsTxt}`;
+    })
+    .join('\n');
+}
+
 /** The real server's view of one connection, by the director's port (LIP:lport <-> RS:port). */
 function handshake(segs: TcpSegment[], lport: number, port: number) {
   const toServer = segs.filter((s) => s.sport === lport && s.dport === port);
@@ -92,7 +101,7 @@ function handshake(segs: TcpSegment[], lport: number, port: number) {
   return { toServer, synacks, completing };
 }
 
-describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${MODULE ? 'toa.ko' : 'eBPF'} real server${why ? ` (skipped: ${why})` : ''}`, () => {
+describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${READER === 'module' ? 'toa.ko' : 'eBPF'} real server${why ? ` (skipped: ${why})` : ''}`, () => {
   let lab: Lab;
 
   beforeAll(async () => {
@@ -101,12 +110,7 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${MODULE ? 'toa.ko' :
     await lab.muteExtraClients(SPOOFED);
     await lab.setSynproxy({});
     await lab.attachWriter({ ports: [HTTP, BANNER], rsDev: true });
-    if (MODULE) {
-      const r = await run(['busybox', 'insmod', process.env.TOA_KO!, `trust=${ADDR.lip4}/32,${ADDR.lip6}/128`]);
-      if (r.code !== 0) throw new Error(`insmod toa.ko: ${r.stderr || r.stdout}`);
-    } else {
-      await lab.attachRealserver();
-    }
+    await lab.attachReader();
     await lab.startPeerEcho({ port: HTTP });
     const banner = lab.spawn(
       'realserver',
@@ -118,12 +122,41 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${MODULE ? 'toa.ko' :
 
   afterAll(async () => {
     await lab?.destroy();
-    if (MODULE) await run(['busybox', 'rmmod', 'toa']);
   });
 
   it('status shows the real-server-facing programs', async () => {
     const st = await lab.writerStatus();
     expect(st.rs).toMatchObject({ device: 'rs0', filters: { ingress: true, egress: true } });
+  });
+
+  it.skipIf(promParserUnavailable())('status --format prometheus names the real-server-facing side and its flows', async () => {
+    const r = await lab.toaBpf(['director', 'status', '--format', 'prometheus']);
+    expect(r.code, r.stderr).toBe(0);
+    const fams = parseProm(r.stdout);
+    for (const direction of ['ingress', 'egress']) {
+      expect(promValue(fams, 'toa_director_hook_present', { side: 'rs', device: 'rs0', direction })).toBe(1);
+      expect(promValue(fams, 'toa_director_hook_present', { side: 'client', device: 'cli0', direction })).toBe(1);
+    }
+    // A connection held open on the real-server side is one rs flow until it ends.
+    const before = promValue(fams, 'toa_director_rs_flows');
+    expect(before).toBe((await lab.writerStatus()).rs.flows.used);
+    // Connected and silent: the real server has acknowledged no data, so the flow lives.
+    const hold = lab.spawn('client', [
+      process.execPath,
+      '-e',
+      `require('net').connect({port:${HTTP},host:${JSON.stringify(ADDR.vip4)}},()=>console.log('connected')).on('error',e=>console.log(e.message))`,
+    ]);
+    try {
+      await hold.waitFor(/^connected$/m, 20_000);
+      let during: number | undefined;
+      for (let i = 0; i < 50 && during !== before! + 1; i++) {
+        if (i) await new Promise((r) => setTimeout(r, 200));
+        during = promValue(parseProm((await lab.toaBpf(['director', 'status', '--format', 'prometheus'])).stdout), 'toa_director_rs_flows');
+      }
+      expect(during).toBe(before! + 1);
+    } finally {
+      await hold.stop('SIGKILL');
+    }
   });
 
   it('--rs-dev is refused on the client-facing device itself and outside attach', async () => {
@@ -175,13 +208,14 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${MODULE ? 'toa.ko' :
         expect(b.banner).toBe(`peer ${vip.includes(':') ? addr : `::ffff:${addr}`} ${port}`);
       }
       // On the wire at the real server: every connection's handshake is completed by a segment carrying the client.
-      const lports = [...new Set(segs.filter((s) => s.flags.syn && !s.flags.ack).map((s) => s.sport))];
-      expect(lports).toHaveLength(2 * CONNS);
+      // A connection is its director port and service port: the director may give an HTTP and a banner connection the same port.
+      const conns = [...new Set(segs.filter((s) => s.flags.syn && !s.flags.ack).map((s) => `${s.sport} ${s.dport}`))];
+      expect(conns).toHaveLength(2 * CONNS);
       const clients = [...http.map((r) => r.localPort!), ...banners.map((b) => Number(b.local.split(' ')[1]))].sort();
       const seen: number[] = [];
       const sources: string[] = [];
-      for (const lport of lports) {
-        const port = segs.some((s) => s.sport === lport && s.dport === HTTP) ? HTTP : BANNER;
+      for (const conn of conns) {
+        const [lport, port] = conn.split(' ').map(Number);
         const h = handshake(segs, lport, port);
         expect(h.synacks, `SYN-ACKs of ${lport}`).toHaveLength(1);
         expect(h.completing, `handshake ACK of ${lport}`).toBeDefined();
@@ -195,7 +229,7 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${MODULE ? 'toa.ko' :
       expect(sources.sort()).toEqual([...http.map((r) => `${r.localAddress} ${r.localPort}`), ...banners.map((b) => b.local)].sort());
       // The real server refused nothing and resent nothing.
       for (const k of ['TcpExtTSEcrRejected', 'TcpRetransSegs', 'TcpExtTCPSynRetrans', 'TcpExtPAWSEstab', 'TcpInErrs']) {
-        expect((after[k] ?? 0) - (before[k] ?? 0), k).toBe(0);	// TSEcrRejected: Linux 6.8+
+        expect((after[k] ?? 0) - (before[k] ?? 0), `${k}; the segments at the real server:\n${describe_(segs)}`).toBe(0);	// TSEcrRejected: Linux 6.8+
       }
     });
   });
