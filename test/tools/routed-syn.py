@@ -4,9 +4,10 @@
 routed-syn: one SYN to DST:PORT, source-routed through HOP (IPv4: a loose
 source route option; IPv6: a Segment Routing header, one segment left), and
 whether anything answered it. For testing that a director hands no VIP a
-connection that came in on a device its TOA writer does not watch.
+connection that came in on a device its TOA writer does not watch. Without
+--hop, a plain SYN (no option, no extension header) to DST.
 
-    routed-syn.py --iface eth0 --gw-mac MAC --src ADDR --hop ADDR --dst ADDR [--dport 80]
+    routed-syn.py --iface eth0 --gw-mac MAC --src ADDR [--hop ADDR] --dst ADDR [--dport 80]
 
 Prints {"sport": N, "answered": bool, "flags": "SA" | "R" | ""}: answered is
 any TCP segment from DST:PORT to the SYN's port within --timeout. Exit 0
@@ -34,17 +35,19 @@ def main():
     p.add_argument('--iface', required=True)
     p.add_argument('--gw-mac', required=True, help="the hop's MAC address")
     p.add_argument('--src', required=True)
-    p.add_argument('--hop', required=True, help='the packet goes to this address first')
+    p.add_argument('--hop', help='the packet goes to this address first (default: no source route)')
     p.add_argument('--dst', required=True, help="the route's next and last address")
     p.add_argument('--dport', type=int, default=80)
     p.add_argument('--timeout', type=int, default=3000, help='milliseconds to wait for an answer')
     a = p.parse_args()
     v6 = ':' in a.dst
-    if v6 != (':' in a.hop) or v6 != (':' in a.src):
+    if v6 != (':' in (a.hop or a.dst)) or v6 != (':' in a.src):
         p.error('--src, --hop and --dst must be of one family')
     sport = random.randint(33000, 60000)
     tcp = TCP(sport=sport, dport=a.dport, flags='S', seq=random.randint(0, 0xffffffff))
-    if v6:
+    if not a.hop:
+        ip = IPv6(src=a.src, dst=a.dst) if v6 else IP(src=a.src, dst=a.dst)
+    elif v6:
         # SRH segments are in reverse order: [final destination, ..., first hop].
         ip = IPv6(src=a.src, dst=a.hop) / IPv6ExtHdrSegmentRouting(addresses=[a.dst, a.hop], segleft=1, lastentry=1)
     else:
