@@ -403,9 +403,11 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
     const trust = opts.trust ?? (this.lipPool ? [...LIP_POOL.trust] : [`${ADDR.lip4}/32`, `${ADDR.lip6}/128`]);
     const params = trust === 'any' ? ['trust_any=1'] : [`trust=${trust.join(',')}`];
     if (opts.accept) params.push(`accept=${opts.accept.join(',')}`);
+    if (existsSync('/sys/module/toa')) throw new Error('toa.ko is already loaded (left by an earlier lab?): rmmod toa first');
+    // Set before loading: a hook timeout mid-insmod must still unload it.
+    this.module = true;
     const r = await run(['busybox', 'insmod', process.env.TOA_KO!, ...params]);
     if (r.code !== 0) throw new Error(`insmod ${process.env.TOA_KO} ${params.join(' ')}: ${r.stderr.trim() || r.stdout.trim()}`);
-    this.module = true;
   }
 
   async detachRealserver(): Promise<void> {
@@ -455,7 +457,10 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
     await Promise.all([...this.procs].map((p) => p.stop('SIGKILL')));
     if (this.realserver) await this.toaBpf(['realserver', 'detach', '--cgroup', this.cgroup.path], 'realserver');
     if (this.writer) await this.toaBpf(['director', 'detach', '--dev', 'cli0']);
-    if (this.module) await run(['busybox', 'rmmod', 'toa']);
+    if (this.module && existsSync('/sys/module/toa')) {
+      const r = await run(['busybox', 'rmmod', 'toa']);
+      if (r.code !== 0) throw new Error(`rmmod toa: ${r.stderr.trim() || r.stdout.trim()}`);
+    }
     for (const n of Object.values(this.ns)) await run(['ip', 'netns', 'del', n]);
     this.cgroup.remove();
     rmSync(this.pinDir, { recursive: true, force: true });
