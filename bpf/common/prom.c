@@ -125,9 +125,10 @@ void toa_prom_director(const struct toa_prom_status *s, const struct toa_prom_di
 	if (d->rs_dev)
 		hook_present("rs", d->rs_dev, d->rs_hook, d->rs_ingress, d->rs_egress);
 	gauge(s->role, "vips", "VIP:port pairs served.", d->vips);
-	gauge(s->role, "flows", "Flow-state entries in use (client side).", d->flows_used);
+	/* Not "flows": OpenMetrics would read it as the flows_total counter's family. */
+	gauge(s->role, "flows_used", "Flow-state entries in use (client side).", d->flows_used);
 	if (d->rs_dev)
-		gauge(s->role, "rs_flows", "Flow-state entries in use on the real-server-facing side (connections SYNPROXY opened).",
+		gauge(s->role, "rs_flows_used", "Flow-state entries in use on the real-server-facing side (connections SYNPROXY opened).",
 		      d->rs_flows_used);
 	gauge(s->role, "flows_max", "Flow-state entries available (LRU), per side.", d->flows_max);
 	counters(s, fams, N(fams), feeds, N(feeds));

@@ -182,7 +182,7 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${READER === 'module'
       expect(promValue(fams, 'toa_director_hook_present', { side: 'client', device: 'cli0', direction })).toBe(1);
     }
     // A connection held open on the real-server side is one rs flow until it ends.
-    const before = promValue(fams, 'toa_director_rs_flows');
+    const before = promValue(fams, 'toa_director_rs_flows_used');
     expect(before).toBe((await lab.writerStatus()).rs.flows.used);
     // Connected and silent: the real server has acknowledged no data, so the flow lives.
     const hold = lab.spawn('client', [
@@ -195,7 +195,7 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${READER === 'module'
       let during: number | undefined;
       for (let i = 0; i < 50 && during !== before! + 1; i++) {
         if (i) await new Promise((r) => setTimeout(r, 200));
-        during = promValue(parseProm((await lab.toaBpf(['director', 'status', '--format', 'prometheus'])).stdout), 'toa_director_rs_flows');
+        during = promValue(parseProm((await lab.toaBpf(['director', 'status', '--format', 'prometheus'])).stdout), 'toa_director_rs_flows_used');
       }
       expect(during).toBe(before! + 1);
     } finally {
@@ -205,7 +205,7 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${READER === 'module'
     let after: number | undefined;
     for (let i = 0; i < 50 && after !== before; i++) {
       if (i) await new Promise((r) => setTimeout(r, 200));
-      after = promValue(parseProm((await lab.toaBpf(['director', 'status', '--format', 'prometheus'])).stdout), 'toa_director_rs_flows');
+      after = promValue(parseProm((await lab.toaBpf(['director', 'status', '--format', 'prometheus'])).stdout), 'toa_director_rs_flows_used');
     }
     expect(after).toBe(before);
   });
