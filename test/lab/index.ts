@@ -343,14 +343,12 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
   }
 
   /**
-   * Makes client and real server advertise a lower MSS for the VIP path
-   * (route advmss), as the writer's clamp does on the wire, without any eBPF:
-   * the benchmarks' baseline for "the same segment sizes". null removes it.
+   * Makes the real server advertise a lower MSS toward the LIP (route advmss),
+   * as the writer's SYN-ACK clamp does on the wire, without any eBPF: the
+   * benchmarks' baseline for "the same segment sizes". null removes it.
    */
   async routeMss(mss: { v4: number; v6: number } | null): Promise<void> {
     const routes: [Role, string, string[]][] = [
-      ['client', '-4', [`${ADDR.vip4}/32`, 'via', ADDR.dirClient4]],
-      ['client', '-6', [`${ADDR.vip6}/128`, 'via', ADDR.dirClient6]],
       ['realserver', '-4', [`${ADDR.lip4}/32`, 'dev', 'eth0']],
       ['realserver', '-6', [`${ADDR.lip6}/128`, 'dev', 'eth0']],
     ];
