@@ -6,13 +6,25 @@
 #             on install
 # Usage: scripts/build-debs.sh [OUTDIR]   (default dist/; needs make, clang,
 # bpftool, dpkg-deb; run as root or not: files are owned by root either way)
+# Whoever publishes the packages names themselves and the project's home:
+#   TOA_DEB_MAINTAINER="Name <mail>"  (default: a placeholder at example.org)
+#   TOA_HOMEPAGE=URL                  (default: no Homepage field; there is no
+#                                      public home to name yet)
 set -eu
 
 cd "$(dirname "$0")/.."
 OUT=${1:-dist}
 VERSION=$(sed -n 's/^VERSION := //p' kernel-module/Makefile)
 ARCH=$(dpkg --print-architecture)
-MAINT="toa maintainers <toa@lists.example.org>"
+MAINT=${TOA_DEB_MAINTAINER:-"toa maintainers <toa@lists.example.org>"}
+# The Homepage line of a control file: TOA_HOMEPAGE's, or none.
+homepage() { # ROOT
+	if [ -n "${TOA_HOMEPAGE:-}" ]; then
+		sed -i "s|^Homepage: @HOMEPAGE@\$|Homepage: $TOA_HOMEPAGE|" "$1/DEBIAN/control"
+	else
+		sed -i '/^Homepage: @HOMEPAGE@$/d' "$1/DEBIAN/control"
+	fi
+}
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$OUT"
@@ -85,7 +97,7 @@ Installed-Size: $(du -sk "$R" | cut -f1)
 Depends: init-system-helpers (>= 1.52)
 Section: net
 Priority: optional
-Homepage: https://github.com/toa-toolkit/toa
+Homepage: @HOMEPAGE@
 Description: TOA for LVS FullNAT: director writer and real-server eBPF path
  toa-bpf attaches eBPF programs that carry a client's address through an LVS
  FullNAT load balancer in a TCP option (TOA): on the director it writes the
@@ -96,6 +108,7 @@ Description: TOA for LVS FullNAT: director writer and real-server eBPF path
  (configured under /etc/toa/), a doctor for broken setups and Prometheus
  metrics.
 CONTROL
+homepage "$R"
 md5sums "$R"
 dpkg-deb --root-owner-group -Zxz --build "$R" "$OUT/toa-bpf_${VERSION}_$ARCH.deb" >/dev/null
 
@@ -116,7 +129,7 @@ Installed-Size: $(du -sk "$R" | cut -f1)
 Depends: dkms
 Section: kernel
 Priority: optional
-Homepage: https://github.com/toa-toolkit/toa
+Homepage: @HOMEPAGE@
 Description: TOA for LVS FullNAT: real-server kernel module (DKMS)
  toa.ko makes getpeername() return the client's address carried in a TCP
  option (TOA) by an LVS FullNAT director, on any Linux 5.4 or later kernel.
@@ -124,6 +137,7 @@ Description: TOA for LVS FullNAT: real-server kernel module (DKMS)
  This package has the module's source; DKMS builds it for each installed
  kernel that has its headers.
 CONTROL
+homepage "$R"
 md5sums "$R"
 dpkg-deb --root-owner-group -Zxz --build "$R" "$OUT/toa-dkms_${VERSION}_all.deb" >/dev/null
 
