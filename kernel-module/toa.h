@@ -91,15 +91,9 @@ enum toa_state {
 	TOA_S_DONE,		/* gave up or malformed: never used */
 };
 
-/* Bits of toa_entry.flags. */
-enum {
-	TOA_E_OPS,		/* the socket's proto_ops were made the module's (toa_ftrace.c) */
-};
-
 struct toa_entry {
 	struct rhash_head node;
-	const struct sock *sk;	/* key; dereferenced only under a reference taken at unload (toa_ftrace.c) */
-	unsigned long flags;	/* TOA_E_* bits */
+	const struct sock *sk;	/* key; only compared, never dereferenced through here */
 	u8 state;		/* enum toa_state; FOUND published with release */
 	u16 local_port;		/* the socket's own port (host order), for toa_entry_matches() */
 	u32 segs_in;		/* the socket's segs_in when the record was made: where scanning starts */
@@ -109,20 +103,11 @@ struct toa_entry {
 
 extern atomic_t toa_nrecords;
 extern atomic_t toa_nlooking;
-extern atomic_t toa_nops;	/* entries with TOA_E_OPS set */
 
 int toa_table_init(void);
 void toa_table_exit(void);
 int toa_insert(struct toa_entry *e);
 void toa_remove_sk(const struct sock *sk, enum toa_counter why);
-void toa_table_walk(void (*fn)(struct toa_entry *e));
-
-/* The socket no longer uses the module's proto_ops (or is gone): forget that it did. */
-static inline void toa_entry_ops_gone(struct toa_entry *e)
-{
-	if (test_and_clear_bit(TOA_E_OPS, &e->flags))
-		atomic_dec(&toa_nops);
-}
 
 /* The table (toa_table.c); its lookup is inline here, as it runs on every getpeername() while records exist. */
 extern struct rhashtable toa_table;

@@ -12,14 +12,6 @@
  *        function, then puts the client into the sockaddr it filled. Only
  *        while records exist: otherwise the call goes straight on.
  *
- * A socket whose record the wrapper has used (usually at accept()) gets the
- * module's copy of inet_stream_ops or inet6_stream_ops, the same but for
- * getname: its later getpeername() calls come straight to the module, with
- * no trampoline. The kernel itself swaps a socket's ops this way (kTLS,
- * IPV6_ADDRFORM); the struct socket is writable memory, and nothing of the
- * kernel's own is changed. Unloading gives every such socket the kernel's
- * ops back before the copies go (give_back_ops()).
- *
  * Every ops is FTRACE_OPS_FL_PERMANENT: while toa.ko is loaded, nobody can
  * switch function tracing off under it (sysctl kernel.ftrace_enabled).
  *
@@ -121,72 +113,11 @@ static void notrace destruct_handler(unsigned long ip, unsigned long parent_ip,
 	toa_on_destruct((const struct sock *)FARG(fregs, 0));
 }
 
-/* The kernel's stream ops but for getname: what a socket with a record in use gets. */
-static struct proto_ops toa_ops4;
-#if IS_ENABLED(CONFIG_IPV6)
-static struct proto_ops toa_ops6;
-/* The kernel's inet6_stream_ops (not exported: read off a socket at load), or NULL without IPv6. */
-static const struct proto_ops *kernel_ops6;
-static int toa_ops6_getname(struct socket *sock, struct sockaddr *uaddr, int peer);
-
-static void find_ops6(void)
-{
-	struct socket *sock;
-
-	if (sock_create_kern(&init_net, PF_INET6, SOCK_STREAM, IPPROTO_TCP, &sock))
-		return;	/* ipv6.disable=1: IPv6 sockets, if any, keep the hook */
-	kernel_ops6 = sock->ops;
-	toa_ops6 = *kernel_ops6;
-	toa_ops6.getname = toa_ops6_getname;
-	sock_release(sock);
-}
-#endif
-
-/*
- * Gives the socket the module's ops, if it still has the kernel's own (not
- * kTLS's, say: those stay, and reach the module through the hook). Called
- * only from the wrappers, which unloading waits for before it gives the
- * ops back, so no socket gets them after that.
- */
-static void take_ops(struct socket *sock, struct toa_entry *e)
-{
-	const struct proto_ops *from = READ_ONCE(sock->ops), *to;
-
-	if (from == &inet_stream_ops)
-		to = &toa_ops4;
-#if IS_ENABLED(CONFIG_IPV6)
-	else if (kernel_ops6 && from == kernel_ops6)
-		to = &toa_ops6;
-#endif
-	else
-		return;
-	if (test_and_set_bit(TOA_E_OPS, &e->flags))
-		return;
-	atomic_inc(&toa_nops);
-	/* IPV6_ADDRFORM may have changed them since: then they stay as it left them. */
-	if (cmpxchg(&sock->ops, from, to) != from)
-		toa_entry_ops_gone(e);
-}
-
 static int toa_inet_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
 	int rc = call_getname(&inet_body, inet_getname, sock, uaddr, peer);
-	struct toa_entry *e;
 
-	if (rc >= 0 && (e = toa_on_getname(sock, uaddr)))
-		take_ops(sock, e);
-	this_cpu_dec(in_wrapper);
-	return rc;
-}
-
-/* getname of toa_ops4: called through the socket's ops, no hook on the way. */
-static int toa_ops4_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
-{
-	int rc;
-
-	this_cpu_inc(in_wrapper);
-	rc = call_getname(&inet_body, inet_getname, sock, uaddr, peer);
-	if (rc >= 0 && peer)
+	if (rc >= 0)
 		toa_on_getname(sock, uaddr);
 	this_cpu_dec(in_wrapper);
 	return rc;
@@ -196,55 +127,13 @@ static int toa_ops4_getname(struct socket *sock, struct sockaddr *uaddr, int pee
 static int toa_inet6_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
 	int rc = call_getname(&inet6_body, inet6_getname, sock, uaddr, peer);
-	struct toa_entry *e;
 
-	if (rc >= 0 && (e = toa_on_getname(sock, uaddr)))
-		take_ops(sock, e);
-	this_cpu_dec(in_wrapper);
-	return rc;
-}
-
-static int toa_ops6_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
-{
-	int rc;
-
-	this_cpu_inc(in_wrapper);
-	rc = call_getname(&inet6_body, inet6_getname, sock, uaddr, peer);
-	if (rc >= 0 && peer)
+	if (rc >= 0)
 		toa_on_getname(sock, uaddr);
 	this_cpu_dec(in_wrapper);
 	return rc;
 }
 #endif
-
-/*
- * Unloading: the kernel's ops back into a socket that has the module's.
- * sk_callback_lock orders this with sock_graft()/sock_orphan(), so the
- * struct socket is alive while sk_socket names it. The entry is in the
- * table, so its socket was not destructed before this RCU reader began
- * (the destruct hook is still in place), and TCP sockets are
- * SLAB_TYPESAFE_BY_RCU: taking a reference is safe, and a reused socket
- * has other ops than ours.
- */
-static void give_back_ops(struct toa_entry *e)
-{
-	struct sock *sk = (struct sock *)e->sk;
-	struct socket *sock;
-
-	if (!test_bit(TOA_E_OPS, &e->flags) || !refcount_inc_not_zero(&sk->sk_refcnt))
-		return;	/* a socket with no references left is past release(): its ops are read no more */
-	write_lock_bh(&sk->sk_callback_lock);
-	sock = sk->sk_socket;
-	if (sock && READ_ONCE(sock->ops) == &toa_ops4)
-		WRITE_ONCE(sock->ops, &inet_stream_ops);
-#if IS_ENABLED(CONFIG_IPV6)
-	else if (sock && READ_ONCE(sock->ops) == &toa_ops6)
-		WRITE_ONCE(sock->ops, kernel_ops6);
-#endif
-	write_unlock_bh(&sk->sk_callback_lock);
-	toa_entry_ops_gone(e);
-	sock_put(sk);
-}
 
 /*
  * getpeername() and accept() (peer != 0) on any socket while records exist.
@@ -284,7 +173,7 @@ static void notrace getname6_handler(unsigned long ip, unsigned long parent_ip,
 struct hook {
 	const char *fn;
 	struct ftrace_ops ops;
-	bool filtered, registered;
+	bool registered;
 };
 
 #define HOOK(name, handler, fl) { .fn = name, .ops = { .func = handler, .flags = fl } }
@@ -300,17 +189,15 @@ static struct hook hooks[] = {
 	HOOK("tcp_child_process", child_handler, TOA_OPS_FLAGS),
 };
 
-/* Unregisters hooks[from..], last first; each once (unloading takes two steps). */
-static void unregister_from(int from)
+static void unregister_all(void)
 {
 	int i;
 
-	for (i = ARRAY_SIZE(hooks) - 1; i >= from; i--) {
+	for (i = ARRAY_SIZE(hooks) - 1; i >= 0; i--) {
 		if (hooks[i].registered)
 			unregister_ftrace_function(&hooks[i].ops);
-		if (hooks[i].filtered)
-			ftrace_free_filter(&hooks[i].ops);
-		hooks[i].registered = hooks[i].filtered = false;
+		hooks[i].registered = false;
+		ftrace_free_filter(&hooks[i].ops);
 	}
 }
 
@@ -320,11 +207,6 @@ int toa_hooks_init(void)
 	int err;
 
 	toa_skip_hook = skip_hook() && !getname_reentry;
-	toa_ops4 = inet_stream_ops;
-	toa_ops4.getname = toa_ops4_getname;
-#if IS_ENABLED(CONFIG_IPV6)
-	find_ops6();
-#endif
 	for (i = 0; i < ARRAY_SIZE(hooks); i++) {
 		struct hook *h = &hooks[i];
 		/* ftrace_set_filter() wants a writable buffer. */
@@ -332,13 +214,12 @@ int toa_hooks_init(void)
 
 		strscpy(fn, h->fn, sizeof(fn));
 		err = ftrace_set_filter(&h->ops, fn, strlen(fn), 0);
-		h->filtered = true;	/* a failed set may leave a hash to free */
 		if (!err)
 			err = register_ftrace_function(&h->ops);
 		if (err) {
 			pr_err("cannot hook %s through ftrace: error %d%s\n", h->fn, err,
 			       err == -EBUSY ? " (another module, a livepatch or a kprobe owns it)" : "");
-			unregister_from(0);
+			unregister_all();
 			return err;
 		}
 		h->registered = true;
@@ -356,41 +237,18 @@ static long wrappers_busy(void)
 	return n;
 }
 
-/*
- * Nothing enters a wrapper any more; a call inside one (asleep on a socket
- * lock, say) must leave it before the module text goes. Counts only fall
- * now, so a sum of 0 is final; the RCU-tasks grace period then covers the
- * few instructions after the decrement. With uncounted, one more before:
- * for a call that took the module's ops from a socket but has not yet
- * counted itself in (unregistering a hook waits so for its trampoline).
- */
-static void wait_wrappers(bool uncounted)
+void toa_hooks_exit(void)
 {
-	if (uncounted)
-		synchronize_rcu_tasks();
+	unregister_all();
+	/*
+	 * Nothing enters a wrapper any more; a call inside one (asleep on a
+	 * socket lock, say) must leave it before the module text goes. Counts
+	 * only fall now, so a sum of 0 is final; the RCU-tasks grace period
+	 * then covers the few instructions after the decrement.
+	 */
 	while (wrappers_busy() > 0)
 		msleep(1);
 	synchronize_rcu_tasks();
-}
-
-void toa_hooks_exit(void)
-{
-	bool gave = false;
-
-	/* Everything but the destruct hook (hooks[0]): records can only go now. */
-	unregister_from(1);
-	wait_wrappers(false);
-	/* No socket takes the module's ops now: give them back where taken. */
-	while (atomic_read(&toa_nops) > 0) {
-		gave = true;
-		toa_table_walk(give_back_ops);
-		/* Left: sockets past their last reference, whose destruction ends them. */
-		if (atomic_read(&toa_nops) > 0)
-			msleep(1);
-	}
-	if (gave)
-		wait_wrappers(true);
-	unregister_from(0);
 }
 
 void toa_hooks_show(struct seq_file *m)
@@ -398,7 +256,5 @@ void toa_hooks_show(struct seq_file *m)
 	seq_puts(m, "hooks ftrace\n");
 	/* Trampoline passes per redirected getpeername()/accept(); a word, as it is a fact of the host, not a count. */
 	seq_printf(m, "getname_passes %s\n", toa_skip_hook ? "one" : "two");
-	/* Sockets whose getpeername() comes to the module through their own ops, without the hook. */
-	seq_printf(m, "records_direct %d\n", atomic_read(&toa_nops));
 }
 #endif /* TOA_FTRACE */

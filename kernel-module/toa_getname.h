@@ -45,39 +45,32 @@ static __always_inline void toa_rewrite6(struct sockaddr_in6 *sin6, const struct
 /*
  * After inet_getname/inet6_getname filled uaddr with the peer (the caller
  * checked peer != 0 and success). The socket is held by the caller, so its
- * record cannot be freed under us: the entry returned (the one that
- * rewrote uaddr, or NULL) stays valid while the caller holds the socket.
- * The RCU reader is the sched flavour (a preempt count, inline, where
- * rcu_read_lock() is a call under PREEMPT_RCU): since Linux 4.20 the grace
- * periods that free the table's buckets and records wait for it too.
+ * record cannot be freed under us. The RCU reader is the sched flavour (a
+ * preempt count, inline, where rcu_read_lock() is a call under
+ * PREEMPT_RCU): since Linux 4.20 the grace periods that free the table's
+ * buckets and records wait for it too.
  */
-static __always_inline struct toa_entry *toa_on_getname(struct socket *sock, struct sockaddr *uaddr)
+static __always_inline void toa_on_getname(struct socket *sock, struct sockaddr *uaddr)
 {
-	struct toa_entry *e;
+	const struct toa_entry *e;
 	struct sock *sk = sock->sk;
 
 	if (!sk || sk->sk_protocol != IPPROTO_TCP)
-		return NULL;
+		return;
 	rcu_read_lock_sched_notrace();
 	e = toa_lookup(sk);
-	if (!e || smp_load_acquire(&e->state) != TOA_S_FOUND || !(e->rec.flags & TOA_REC_REWRITTEN)) {
-		e = NULL;
+	if (!e || smp_load_acquire(&e->state) != TOA_S_FOUND || !(e->rec.flags & TOA_REC_REWRITTEN))
 		goto out;
-	}
 	if (!toa_entry_matches(e, sk)) {
 		toa_count(TOA_C_STALE);
-		e = NULL;
 		goto out;
 	}
 	if (uaddr->sa_family == AF_INET)
 		toa_rewrite4((struct sockaddr_in *)uaddr, &e->rec);
 	else if (uaddr->sa_family == AF_INET6)
 		toa_rewrite6((struct sockaddr_in6 *)uaddr, &e->rec);
-	else
-		e = NULL;
 out:
 	rcu_read_unlock_sched_notrace();
-	return e;
 }
 
 #endif /* TOA_GETNAME_H */

@@ -14,7 +14,6 @@ struct rhashtable toa_table;
 
 atomic_t toa_nrecords = ATOMIC_INIT(0);
 atomic_t toa_nlooking = ATOMIC_INIT(0);
-atomic_t toa_nops = ATOMIC_INIT(0);
 
 int toa_table_init(void)
 {
@@ -58,7 +57,6 @@ int toa_insert(struct toa_entry *e)
 		if (old && !rhashtable_remove_fast(&toa_table, &old->node, toa_table_params)) {
 			if (old->state == TOA_S_LOOKING)
 				atomic_dec(&toa_nlooking);
-			toa_entry_ops_gone(old);
 			atomic_dec(&toa_nrecords);
 			toa_count(TOA_C_STALE);
 			kfree_rcu(old, rcu);
@@ -85,34 +83,9 @@ void toa_remove_sk(const struct sock *sk, enum toa_counter why)
 			atomic_dec(&toa_nlooking);
 			toa_count(TOA_C_ABSENT);
 		}
-		toa_entry_ops_gone(e);
 		atomic_dec(&toa_nrecords);
 		toa_count(why);
 		kfree_rcu(e, rcu);
 	}
 	rcu_read_unlock();
-}
-
-/*
- * Calls fn on every entry, under the RCU read lock (fn must not sleep). A
- * resize during the walk restarts it: an entry may be seen twice, none that
- * stays in the table is missed.
- */
-void toa_table_walk(void (*fn)(struct toa_entry *e))
-{
-	struct rhashtable_iter it;
-	struct toa_entry *e;
-
-	rhashtable_walk_enter(&toa_table, &it);
-	rhashtable_walk_start(&it);
-	while ((e = rhashtable_walk_next(&it))) {
-		if (IS_ERR(e)) {
-			if (PTR_ERR(e) == -EAGAIN)
-				continue;
-			break;
-		}
-		fn(e);
-	}
-	rhashtable_walk_stop(&it);
-	rhashtable_walk_exit(&it);
 }

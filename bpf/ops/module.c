@@ -38,7 +38,7 @@ static const char usage[] =
 "  toa-bpf module status --format prometheus > /var/lib/prometheus/node-exporter/toa.prom\n";
 
 /* Numeric lines that are not counters: live gauges and the module's settings. */
-static const char *const gauge_names[] = { "records", "records_looking", "records_direct", "scan_segments", "max_records" };
+static const char *const gauge_names[] = { "records", "records_looking", "scan_segments", "max_records" };
 
 struct stats {
 	char names[MAX_LINES][NAME_LEN], gnames[MAX_LINES][NAME_LEN];

@@ -218,8 +218,7 @@ async function main(): Promise<void> {
         return { v4: a4, v6: a6 };
       } finally {
         if (loaded()) rmmod();
-        const again = insmod(TRUST);
-        assert.equal(again.code, 0, `insmod again without getname_reentry: ${again.out}\n${dmesgTail()}`);
+        assert.equal(insmod(TRUST).code, 0, 'insmod again without getname_reentry');
       }
     });
 
@@ -326,8 +325,6 @@ async function main(): Promise<void> {
       const hooks = /^hooks (\w+)$/m.exec(await lab.execOk('realserver', ['cat', '/proc/net/toa_stats']))?.[1];
       // Closed connections' records are gone with their sockets: the keep-alive ones and a few closing remain.
       assert.ok(s.records < 50 + 200, `records ${s.records} after the short connections closed`);
-      // The 50 used their records at accept(): their getpeername() calls reach the module through their own ops.
-      assert.ok(s.records_direct >= 50, `records_direct ${s.records_direct}`);
       // Unload while the 50 are open and calling getpeername().
       rmmod();
       await new Promise((res) => setTimeout(res, 1000));
@@ -503,56 +500,6 @@ async function main(): Promise<void> {
       const s = await stats(lab);
       assertNoMissed(s);
       return { connections: NODE_CONNS, seconds, perSecond: Math.round(NODE_CONNS / seconds), records: s.records };
-    });
-
-    await scenario("rmmod gives open sockets the kernel's ops back (IPv4, IPv6 and dual-stack sockets): they keep working", async () => {
-      // Node reads the peer once, at the first remoteAddress: that call gives each socket the module's ops.
-      await lab.attachWriter({ ports: [80, 443, 8080, 9200, 9201] });
-      const srv = lab.spawn('realserver', [process.execPath, '-e', `
-        const net = require('net');
-        for (const [host, port] of [['::', 9200], ['0.0.0.0', 9201]])
-          net.createServer((s) => {
-            s.write(s.remoteAddress + ' ' + s.remotePort + '\\n');
-            s.on('data', (d) => s.write('pong ' + d));
-          }).listen(port, host, () => console.log('listening ' + port));`]);
-      await srv.waitFor(/listening 9201/, SLOW);
-      const cli = lab.spawn('client', [process.execPath, '-e', `
-        const net = require('net');
-        const targets = [['${ADDR.vip4}', 9200], ['${ADDR.vip4}', 9201], ['${ADDR.vip6}', 9200]];
-        const out = targets.map(() => ({ lines: [] }));
-        const socks = targets.map(([h, p], i) => {
-          const s = net.connect(p, h);
-          s.setEncoding('utf8');
-          s.on('data', (d) => {
-            out[i].local = s.localAddress + ' ' + s.localPort;
-            out[i].lines.push(...d.split('\\n').filter(Boolean));
-            if (out.every((o) => o.lines.length === 1) && !socks.pinged) console.log('connected');
-            if (out.every((o) => o.lines.length === 2)) { console.log(JSON.stringify(out)); process.exit(0); }
-          });
-          s.on('error', (e) => { console.error(String(e)); process.exit(1); });
-          return s;
-        });
-        process.on('SIGUSR1', () => { socks.pinged = true; for (const s of socks) s.write('ping\\n'); });
-        setInterval(() => {}, 1000);`]);
-      await cli.waitFor(/^connected$/m, SLOW);
-      const s = await stats(lab);
-      assert.ok(s.records_direct >= 3, `records_direct ${s.records_direct}`);
-      rmmod();
-      cli.child.kill('SIGUSR1');
-      assert.equal(await cli.wait(), 0, cli.stderr);
-      const out = JSON.parse(cli.stdout.trim().split('\n').pop()!) as { local: string; lines: string[] }[];
-      for (const o of out) {
-        // Each saw its own client at the first read, and answers after the unload.
-        const [addr, port] = o.local.split(' ');
-        assert.equal(o.lines[0].replace(/^::ffff:/, ''), `${addr} ${port}`, JSON.stringify(o));
-        assert.equal(o.lines[1], 'pong ping', JSON.stringify(o));
-      }
-      const log = dmesgTail(8);
-      assert.match(log, /toa: unloaded$/m);
-      assert.doesNotMatch(log, /\bBUG\b|Oops|general protection|missed/);
-      assert.equal(insmod(TRUST).code, 0);
-      await srv.stop();
-      return { direct: s.records_direct, sockets: out.length };
     });
 
   } catch (e) {
