@@ -218,7 +218,8 @@ async function main(): Promise<void> {
         return { v4: a4, v6: a6 };
       } finally {
         if (loaded()) rmmod();
-        assert.equal(insmod(TRUST).code, 0, 'insmod again without getname_reentry');
+        const again = insmod(TRUST);
+        assert.equal(again.code, 0, `insmod again without getname_reentry: ${again.out}\n${dmesgTail()}`);
       }
     });
 
