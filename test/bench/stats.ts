@@ -58,8 +58,11 @@ function fmt(x: number): string {
 function roundRange(r: Row): string {
   const s = r.samples;
   if (!s || s.baseline.length < 2 || s.baseline.length !== s.feature.length) return '';
-  const ratios = s.feature.map((f, i) => f / s.baseline[i]);
-  return `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`;
+  // A round where either side measured nothing (all its connections stalled) has no ratio: say how many.
+  const ratios = s.feature.map((f, i) => f / s.baseline[i]).filter((x) => Number.isFinite(x) && x > 0);
+  const empty = s.baseline.length - ratios.length;
+  const range = ratios.length ? `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}` : '-';
+  return empty ? `${range} (${empty} empty)` : range;
 }
 
 /** The printed table: raw medians, the ratio of the medians feature/baseline, and the spread of per-round ratios. */
