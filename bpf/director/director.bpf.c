@@ -541,6 +541,26 @@ nops:
 	return w->stop;
 }
 
+/*
+ * Whether the segment's options are none, or NOP NOP Timestamps (what Linux
+ * and macOS put in every segment after the handshake): nothing to strip and
+ * no MSS. Read in place, masked so every verifier sees the offset bounded;
+ * false when it cannot tell (the slow path then reads the options).
+ */
+static __always_inline bool plain_options(struct __sk_buff *skb, const struct seg *s)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u32 base = s->l4 + sizeof(struct tcphdr);
+	__u8 *o;
+
+	if (s->th.doff == 5)
+		return true;
+	if (s->th.doff != 8 || base >= 128)
+		return false;
+	o = data + (base & 0x7f);
+	return (void *)(o + 4) <= data_end && o[0] == TOA_OPT_NOP && o[1] == TOA_OPT_NOP && o[2] == 8 && o[3] == 10;
+}
+
 /* What fix_options did. On FIX_CHANGED and FIX_FAILED the header may have changed: reload it. */
 enum { FIX_UNCHANGED = 0, FIX_CHANGED, FIX_FAILED };
 
@@ -556,17 +576,9 @@ static __always_inline int fix_options(struct __sk_buff *skb, struct seg *s, boo
 	struct opt_walk *w;
 	__s64 diff;
 
-	if (optlen <= sizeof(struct tcphdr))
+	if (plain_options(skb, s))
 		return FIX_UNCHANGED;
 	optlen = BOUNDED(optlen - sizeof(struct tcphdr), TOA_OPTBUF - 1);	/* 4..40 */
-	if (optlen == 12 && base < 128) {
-		/* The common case below, read in place (masked so every verifier sees it bounded). */
-		void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-		__u8 *o = data + (base & 0x7f);
-
-		if ((void *)(o + 4) <= data_end && o[0] == TOA_OPT_NOP && o[1] == TOA_OPT_NOP && o[2] == 8 && o[3] == 10)
-			return FIX_UNCHANGED;
-	}
 	if (bpf_skb_load_bytes(skb, base, orig, optlen))
 		goto err;
 	/*
@@ -1085,9 +1097,19 @@ int toa_ingress(struct __sk_buff *skb)
 	k.vport = s.th.dest;
 	__builtin_memcpy(k.caddr, s.saddr, 16);
 	__builtin_memcpy(k.vaddr, s.daddr, 16);
-	/* Flows are only ever made for VIPs: one that exists spares the VIP lookup. */
-	if (!s.th.syn && s.th.ack)
+	/* Flows are only ever made for VIPs (never in rs_mode): one that exists spares the VIP lookup. */
+	if (!rs_mode && !s.th.syn && s.th.ack)
 		f = bpf_map_lookup_elem(&flows, &k);
+	/*
+	 * Most segments: past the handshake, with nothing to strip. Whether the
+	 * destination is a VIP changes nothing for them, so without a flow they
+	 * pass on one lookup (and are not counted in not_vip).
+	 */
+	if (!s.th.syn && plain_options(skb, &s)) {
+		if (!f)
+			return TC_PASS;
+		goto flow;
+	}
 	if (!f && !is_vip(s.family, s.daddr, s.th.dest)) {
 		/*
 		 * Another port of a VIP address gets no TOA but is stripped all the
@@ -1117,6 +1139,7 @@ int toa_ingress(struct __sk_buff *skb)
 	/* No flow: the handshake, a flow already done (the normal case) or evicted. Not counted: that is every segment. */
 	if (!f)
 		return TC_PASS;
+flow:
 	if (!flow_writes(&flows, &k, f->ack, &s.th))
 		return TC_PASS;
 	if (write_toa(skb, &s, toa_room(s.family), s.th.source, s.saddr) == TC_ACT_SHOT)
@@ -1157,6 +1180,8 @@ int toa_egress(struct __sk_buff *skb)
 	__builtin_memcpy(k.caddr, s.daddr, 16);
 	__builtin_memcpy(k.vaddr, s.saddr, 16);
 	if (!s.th.syn) {
+		if (rs_mode)	/* no flows on this side */
+			return TC_PASS;
 		/* The director's own traffic leaves here too: without a flow, not ours (and not counted). */
 		f = bpf_map_lookup_elem(&flows, &k);
 		if (!f)

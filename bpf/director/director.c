@@ -808,8 +808,9 @@ static int cmd_status(const struct toa_global *g)
 
 	if (env.opts.prometheus) {
 		struct toa_prom_status ps = { "director", true, counter_names, sums, DC_MAX };
-		struct toa_prom_director pd = { info.dev, tc_hook_name(info.hook), in_ing, in_eg,
-						count_vips(vfd), used, info.flows_max };
+		struct toa_prom_director pd = { .dev = info.dev, .hook = tc_hook_name(info.hook), .ingress = in_ing,
+						.egress = in_eg, .vips = count_vips(vfd), .flows_used = used,
+						.flows_max = info.flows_max };
 
 		if (info.rs_ifindex) {
 			pd.rs_dev = info.rs_dev;
