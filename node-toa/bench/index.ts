@@ -24,6 +24,7 @@ export async function benchNode(opts: { rounds?: number; seconds?: number } = {}
   for (const s of first.skipped) process.stderr.write(`bench node: not measured: ${s}\n`);
   for (const r of await benchExpress({ rounds: opts.rounds ?? 3, seconds: opts.seconds ?? 4 })) {
     rows.push(row(`Express req/s, ${r.mode}: toa.express() vs none`, 'req/s', 'higher', { baseline: r.without, feature: r.with }, r.mode === 'close' ? '>= 0.95' : '>= 0.98'));
+    rows.push(row(`Express CPU per request, ${r.mode}: the same`, 'ns', 'lower', { baseline: r.cpuWithout, feature: r.cpuWith }, r.mode === 'close' ? '<= 1/0.95' : '<= 1/0.98'));
   }
   return rows;
 }

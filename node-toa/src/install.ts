@@ -9,25 +9,59 @@ import { Server as TlsServer } from 'node:tls';
 import { hasCode, ToaError } from './errors.js';
 import type { Reader } from './reader.js';
 import { socketOf } from './socket.js';
+import type { Peer } from './types.js';
 
 /** Servers install() accepts: net, http, https, http2 (plain and secure) all are net.Server underneath. */
 export type InstallableServer = NetServer;
 
 const kApplied = Symbol('toa.applied');
 
+/**
+ * Node's cache behind remoteAddress, remotePort and remoteFamily: the
+ * getters return it once set (net.js, Socket.prototype._getpeername, the
+ * same since Node 0.x), for TLS sockets and after close too.
+ */
+interface PeernameCache {
+  _peername?: { address: string; family: string; port: number } | null;
+}
+
+/** Whether setting _peername is seen by the getters: learnt on the first socket, else own properties are defined. */
+let peernameCache: boolean | undefined;
+
 /** Sets what socket x reports; idempotent. Returns the peer. Throws like Reader.peer. */
 export function apply(reader: Reader, x: unknown) {
   const s = socketOf(x);
   const p = reader.peer(s);
-  if (p.via === 'toa' && !(s as unknown as Record<symbol, unknown>)[kApplied]) {
-    Object.defineProperties(s, {
-      remoteAddress: { value: p.address, configurable: true, enumerable: true },
-      remotePort: { value: p.port, configurable: true, enumerable: true },
-      remoteFamily: { value: p.address.includes(':') ? 'IPv6' : 'IPv4', configurable: true, enumerable: true },
-      [kApplied]: { value: true },
-    });
-  }
+  if (p.via === 'toa') report(s, p);
   return p;
+}
+
+/**
+ * One store into Node's own cache: defining own properties instead (the
+ * fallback) costs a runtime call and a new hidden class per socket, a few
+ * microseconds per connection.
+ */
+function report(s: Socket, p: Peer): void {
+  if (peernameCache !== false) {
+    const c = s as unknown as PeernameCache;
+    const cur = c._peername;
+    if (cur && cur.address === p.address && cur.port === p.port) return;
+    c._peername = { address: p.address, family: p.address.includes(':') ? 'IPv6' : 'IPv4', port: p.port };
+    peernameCache ??= s.remoteAddress === p.address && s.remotePort === p.port;
+    if (peernameCache) return;
+  }
+  if ((s as unknown as Record<symbol, unknown>)[kApplied]) return;
+  Object.defineProperties(s, {
+    remoteAddress: { value: p.address, configurable: true, enumerable: true },
+    remotePort: { value: p.port, configurable: true, enumerable: true },
+    remoteFamily: { value: p.address.includes(':') ? 'IPv6' : 'IPv4', configurable: true, enumerable: true },
+    [kApplied]: { value: true },
+  });
+}
+
+/** For tests: forget what was learnt about Node's cache, or pretend it is not there. */
+export function resetPeernameCheck(assume?: boolean): void {
+  peernameCache = assume;
 }
 
 /**

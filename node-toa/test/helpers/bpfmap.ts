@@ -5,7 +5,7 @@
  * socket storage). Needs root, clang and bpftool; why() says what is missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -59,7 +59,7 @@ export class TestMap {
 
   /** (Re)creates the map: a new map object under the same pin name. */
   load(): void {
-    rmSync(join(this.pinDir, 'records'), { force: true });
+    for (const pin of ['records', 'fill_record']) rmSync(join(this.pinDir, pin), { force: true });
     rmSync(join(this.pinDir, 'progs'), { recursive: true, force: true });
     execFileSync('bpftool', ['prog', 'loadall', compile(), join(this.pinDir, 'progs'), 'pinmaps', this.pinDir]);
   }
@@ -67,6 +67,37 @@ export class TestMap {
   /** Stores record (44 bytes) for the socket with this fd (of this process). */
   put(fd: number, record: Uint8Array): void {
     update(this.path, fd, record);
+  }
+
+  /**
+   * From now on the kernel stores record for every connection this process
+   * accepts on a listener made after the call, as the real server's programs
+   * do: the process moves into a cgroup of its own, with the fixture's
+   * sockops program attached. Returns the undo: back to its own cgroup, the
+   * program detached, the cgroup removed.
+   */
+  fillOnAccept(record: Uint8Array): () => void {
+    const mount = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
+    if (!mount) throw new Error('no cgroup v2 hierarchy is mounted');
+    const own = /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
+    if (own === undefined) throw new Error('this process is in no cgroup v2 cgroup');
+    const cg = join(mount, `toanode-fill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0'));
+    execFileSync('bpftool', ['map', 'update', 'pinned', join(this.pinDir, 'fill_record'), 'key', 'hex', '00', '00', '00', '00', 'value', 'hex', ...hex(record)]);
+    mkdirSync(cg);
+    const prog = join(this.pinDir, 'progs', 'fill');
+    try {
+      execFileSync('bpftool', ['cgroup', 'attach', cg, 'sock_ops', 'pinned', prog]);
+      writeFileSync(join(cg, 'cgroup.procs'), String(process.pid));
+    } catch (e) {
+      rmdirSync(cg);
+      throw e;
+    }
+    return () => {
+      writeFileSync(join(mount, own, 'cgroup.procs'), String(process.pid));
+      execFileSync('bpftool', ['cgroup', 'detach', cg, 'sock_ops', 'pinned', prog]);
+      rmdirSync(cg);
+    };
   }
 
   /** Removes the pin (the map dies with its last fd). */
@@ -85,7 +116,11 @@ export function pinWrongMap(pinDir: string): void {
   execFileSync('bpftool', ['map', 'create', join(pinDir, 'records'), 'type', 'hash', 'key', '4', 'value', '44', 'entries', '4', 'name', 'notrecords']);
 }
 
-function update(path: string, fd: number, record: Uint8Array): void {
+/** libc through ffi-rs and one 1 KiB buffer for bpf(2)'s attributes, made on first use (a bench puts a record per connection). */
+let sysctx: { sys: (cmd: number, size: number) => { value: number; errnoMessage: string }; close: (fd: number) => void; mem: Buffer; base: number } | undefined;
+
+function bpfSyscalls(): NonNullable<typeof sysctx> {
+  if (sysctx) return sysctx;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   ffi ??= require('ffi-rs') as typeof import('ffi-rs');
   const { DataType: T } = ffi;
@@ -99,11 +134,22 @@ function update(path: string, fd: number, record: Uint8Array): void {
   const ext = libc.malloc([1024]);
   const base = libc.memcpy([ext, ext, 0]) as number;
   const mem = ffi.createExternalBuffer(ext as never, 1024);
-  mem.fill(0);
   const nr = process.arch === 'arm64' ? 280 : 321;
-  const sys = (cmd: number, size: number) => libc.syscall([nr, cmd, base, size]) as unknown as { value: number; errnoMessage: string };
+  sysctx = {
+    sys: (cmd, size) => libc.syscall([nr, cmd, base, size]) as unknown as { value: number; errnoMessage: string },
+    close: (fd) => void libc.close([fd]),
+    mem,
+    base,
+  };
+  return sysctx;
+}
+
+function update(path: string, fd: number, record: Uint8Array): void {
+  const { sys, close, mem, base } = bpfSyscalls();
+  mem.fill(0);
   Buffer.from(path + '\0').copy(mem, 512);
   mem.writeBigUInt64LE(BigInt(base + 512), 0);
+  // The pin is opened per call, not kept: tests unpin and replace maps, and a held fd would keep an old map alive.
   const get = sys(7 /* BPF_OBJ_GET */, 16);
   if (get.value < 0) throw new Error(`BPF_OBJ_GET ${path}: ${get.errnoMessage}`);
   mem.fill(0, 0, 64);
@@ -113,7 +159,7 @@ function update(path: string, fd: number, record: Uint8Array): void {
   mem.writeBigUInt64LE(BigInt(base + 128), 8); // key
   mem.writeBigUInt64LE(BigInt(base + 192), 16); // value
   const up = sys(2 /* BPF_MAP_UPDATE_ELEM */, 32);
-  libc.close([get.value]);
+  close(get.value);
   if (up.value < 0) throw new Error(`BPF_MAP_UPDATE_ELEM fd ${fd}: ${up.errnoMessage}`);
 }
 

@@ -14,7 +14,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadNative } from '../../src/backends/native.js';
 import { create, type Toa } from '../../src/index.js';
-import { install } from '../../src/install.js';
+import { install, resetPeernameCheck } from '../../src/install.js';
 import { Reader } from '../../src/reader.js';
 import { bpfUnavailable, makeRecord, TestMap } from '../helpers/bpfmap.js';
 import { closeServer, getMany, getManyH2, listen, tls } from '../helpers/servers.js';
@@ -59,6 +59,34 @@ describe.skipIf(noBpf)(`with records${noBpf ? ` (skipped: ${noBpf})` : ''}`, () 
     toa = create({ backend: 'native', pinDir: map.pinDir, strict: true });
   });
   afterAll(() => map?.destroy());
+
+  // Node's own getpeername cache is set: no own property, no new hidden class, and the client stays after close.
+  for (const fallback of [false, true]) {
+    test(`net: the client ${fallback ? 'as own properties where Node\'s cache would not be read' : 'in Node\'s own peer cache'}, before and after close`, async () => {
+      resetPeernameCheck(fallback ? false : undefined);
+      const seen: { open: string; own: boolean; closed?: string }[] = [];
+      const server = toa.install(net.createServer((s) => {
+        seen.push({ open: echo(s), own: Object.getOwnPropertyDescriptor(s, 'remoteAddress') !== undefined });
+        s.on('close', () => (seen[0].closed = echo(s)));
+        s.end();
+      }));
+      feed(map, server, rec4);
+      const port = await listen(server, '127.0.0.1');
+      try {
+        const c = net.connect(port, '127.0.0.1');
+        c.resume();
+        await once(c, 'close');
+        await new Promise((r) => setTimeout(r, 50));
+        const client = { address: '198.51.100.10', port: 40000, family: 'IPv4' };
+        expect(JSON.parse(seen[0].open)).toEqual(client);
+        expect(JSON.parse(seen[0].closed ?? 'null')).toEqual(client);
+        expect(seen[0].own).toBe(fallback);
+      } finally {
+        resetPeernameCheck();
+        await closeServer(server);
+      }
+    });
+  }
 
   test('net: the connection handler already sees the client', async () => {
     const seen: string[] = [];
