@@ -1,10 +1,10 @@
 /**
- * Express requests per second with toa.express() vs without, measured by wrk
- * (a child process, on its own CPU) against two servers in this process,
- * rounds interleaved, keep-alive and Connection: close. As root, the kernel
- * stores a record for every connection both servers accept (a sockops
- * program, as on a real server), so the middleware does its real lookup and
- * the app pays nothing else for the record.
+ * Express requests per second with toa.express(), with toa.install(server)
+ * and with neither, measured by wrk (a child process, on its own CPU)
+ * against three servers in this process, rounds interleaved, keep-alive and
+ * Connection: close. As root, the kernel stores a record for every
+ * connection the servers accept (a sockops program, as on a real server), so
+ * toa does its real lookup and the app pays nothing else for the record.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -16,13 +16,16 @@ import { create } from '../src/index.js';
 import { bpfUnavailable, makeRecord, TestMap } from '../test/helpers/bpfmap.js';
 
 
+/** How the app gets the client: not at all, the middleware, or install() on its server (per connection, no layer). */
+export const VARIANTS = ['none', 'express()', 'install()'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
 export interface ExpressRates {
   mode: 'keep-alive' | 'close';
-  without: number[];
-  with: number[];
+  /** Requests per second, per variant and round. */
+  rate: Record<Variant, number[]>;
   /** This process's CPU time (user + system) per request served, in ns: the server's own cost, which a shared machine's wall-clock swings move far less. */
-  cpuWithout: number[];
-  cpuWith: number[];
+  cpu: Record<Variant, number[]>;
 }
 
 /**
@@ -80,13 +83,14 @@ export async function benchExpress(opts: { rounds?: number; seconds?: number } =
   const toa = create({ pinDir: map?.pinDir ?? `/sys/fs/bpf/toanode-none-${process.pid}` });
   const rec = makeRecord({ family: 4, dialect: 1, address: CLIENT.split('.').map(Number), port: 40000, peerFamily: 4, peerAddress: [192, 0, 2, 1], peerPort: 61000, flags: 2 });
   const servers: http.Server[] = [];
-  const start = async (withToa: boolean) => {
+  const start = async (v: Variant) => {
     const app = express();
-    if (withToa) app.use(toa.express());
+    if (v === 'express()') app.use(toa.express());
     app.get('/', (req, res) => {
       res.send(req.ip);
     });
     const server = http.createServer(app);
+    if (v === 'install()') toa.install(server);
     server.keepAliveTimeout = 60_000;
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -97,21 +101,20 @@ export async function benchExpress(opts: { rounds?: number; seconds?: number } =
   // Records made by the kernel at accept, as on a real server: the apps pay nothing for them.
   const unfill = map?.fillOnAccept(rec);
   try {
-    const plain = await start(false);
-    const withToa = await start(true);
-    if (map) await expectClient(withToa);
+    const ports = {} as Record<Variant, number>;
+    for (const v of VARIANTS) ports[v] = await start(v);
+    if (map) for (const v of VARIANTS) if (v !== 'none') await expectClient(ports[v]);
     const out: ExpressRates[] = [];
     for (const mode of ['keep-alive', 'close'] as const) {
-      const r: ExpressRates = { mode, without: [], with: [], cpuWithout: [], cpuWith: [] };
-      // Unmeasured: both servers' code optimised before the first round counts.
-      for (const port of [plain, withToa]) await rate(port, 1, mode === 'close', pin.client);
-      // ABBA order: a machine getting busier or quieter during the run weighs on both sides alike.
+      const r: ExpressRates = { mode, rate: { none: [], 'express()': [], 'install()': [] }, cpu: { none: [], 'express()': [], 'install()': [] } };
+      // Unmeasured: every server's code optimised before the first round counts.
+      for (const v of VARIANTS) await rate(ports[v], 1, mode === 'close', pin.client);
+      // Forward, then backward: a machine getting busier or quieter during the run weighs on all alike.
       for (let i = 0; i < rounds; i++) {
-        const order = i % 2 ? [true, false] : [false, true];
-        for (const t of order) {
-          const x = await rate(t ? withToa : plain, seconds, mode === 'close', pin.client);
-          (t ? r.with : r.without).push(x.rate);
-          (t ? r.cpuWith : r.cpuWithout).push(x.cpu);
+        for (const v of i % 2 ? [...VARIANTS].reverse() : VARIANTS) {
+          const x = await rate(ports[v], seconds, mode === 'close', pin.client);
+          r.rate[v].push(x.rate);
+          r.cpu[v].push(x.cpu);
         }
       }
       out.push(r);
