@@ -3,7 +3,8 @@
  * Programs that do nothing, of the real server's types: attached beside
  * toa-bpf's in the benchmark, they see the same calls, so bpf_stats' time
  * for them is the cost of being called at all (and of bpf_stats itself).
- * What toa-bpf's programs spend beyond that is their own work.
+ * What toa-bpf's programs spend beyond that is their own work. empty_tc is
+ * the director's: the baseline of its per-segment test runs.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -24,6 +25,12 @@ SEC("cgroup/getpeername6")
 int empty_getpeername6(struct bpf_sock_addr *ctx)
 {
 	return 1;
+}
+
+SEC("tc")
+int empty_tc(struct __sk_buff *skb)
+{
+	return -1;	/* TC_ACT_UNSPEC */
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
