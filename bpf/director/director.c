@@ -513,12 +513,16 @@ static int cmd_attach(const struct toa_global *g)
 		fprintf(stderr, PROG ": setting the flow table size failed: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	/* Keep flow state and counters across a re-attach when their shape is unchanged. */
+	/*
+	 * Keep flow state and counters across a re-attach when their shape is
+	 * unchanged. Not the client side's flows under --rs-dev: that side keeps
+	 * none and never looks at them, so old ones would only linger in status.
+	 */
 	if (had_old) {
-		struct bpf_map *keep[] = { obj->maps.flows, obj->maps.toa_counters };
-		const char *keep_pins[] = { "flows", "counters" };
+		struct bpf_map *keep[] = { obj->maps.toa_counters, obj->maps.flows };
+		const char *keep_pins[] = { "counters", "flows" };
 
-		for (i = 0; i < 2; i++)
+		for (i = 0; i < (env.rs_dev ? 1 : 2); i++)
 			if (!pin_path(g, keep_pins[i], path, sizeof(path)))
 				toa_reuse_pinned(keep[i], path);
 	}

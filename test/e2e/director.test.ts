@@ -338,6 +338,28 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     expect((await lab.writerStatus()).dialects).toEqual({ ipv4: 'v4', ipv6: 'v6' });
   });
 
+  it('a re-attach with --rs-dev starts without the client side\'s flows (that side keeps none), and one without it keeps them', async () => {
+    // Connected and silent: the real server acknowledges no data, so the client-side flow lives.
+    const hold = lab.spawn('client', [
+      process.execPath,
+      '-e',
+      `require('net').connect({port:${PORT},host:${JSON.stringify(ADDR.vip4)}},()=>console.log('connected')).on('error',e=>console.log(e.message))`,
+    ]);
+    try {
+      await hold.waitFor(/^connected$/m, 20_000);
+      const used = async () => (await lab.writerStatus()).flows.used as number;
+      const held = await used();
+      expect(held).toBeGreaterThanOrEqual(1);
+      await lab.attachWriter({ ports: [PORT] });
+      expect(await used()).toBe(held);
+      await lab.attachWriter({ ports: [PORT], rsDev: true });
+      expect(await used()).toBe(0);
+    } finally {
+      await hold.stop('SIGKILL');
+      await lab.attachWriter({ ports: [PORT] });
+    }
+  });
+
   it('a re-attach that fails half-way (bad VIP, a device that is not there, a hook that fails after its first program) leaves the attachment before it exactly as it was', async () => {
     await lab.attachWriter({ ports: [PORT] });
     /** What the attachment is: programs and links on the device, the object behind every pin, status but the counters. */
