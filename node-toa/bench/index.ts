@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { row, table, type Row } from '../../test/bench/stats.js';
 import { benchExpress } from './express.js';
 import { benchFirstPeer } from './peer.js';
+import { bpfUnavailable } from '../test/helpers/bpfmap.js';
 
 export { benchExpress } from './express.js';
 export { benchFirstPeer } from './peer.js';
@@ -22,7 +23,9 @@ export async function benchNode(opts: { rounds?: number; seconds?: number } = {}
     rows.push(row(`first peer(), ${r.backend}, ${r.situation} vs remoteAddress`, 'ns', 'lower', { baseline: r.remoteAddress, feature: r.peer }, goal));
   }
   for (const s of first.skipped) process.stderr.write(`bench node: not measured: ${s}\n`);
-  for (const r of await benchExpress({ rounds: opts.rounds ?? 6, seconds: opts.seconds ?? 3 })) {
+  const noBpf = bpfUnavailable();
+  if (noBpf) process.stderr.write(`bench node: not measured: the Express rows: ${noBpf}\n`);
+  for (const r of noBpf ? [] : await benchExpress({ rounds: opts.rounds ?? 6, seconds: opts.seconds ?? 3 })) {
     const goal = r.mode === 'close' ? 0.95 : 0.98;
     for (const v of ['express()', 'install()'] as const) {
       rows.push(row(`Express req/s, ${r.mode}: toa.${v} vs none`, 'req/s', 'higher', { baseline: r.rate.none, feature: r.rate[v] }, `>= ${goal}`));

@@ -1,8 +1,10 @@
 /**
  * Makes a socket report its TOA client: remoteAddress, remotePort and
- * remoteFamily become own properties of the socket, set before anything
- * reads them (Node caches the first getpeername()). Then req.ip, loggers and
- * framework code all see the client, NAT64 clients included.
+ * remoteFamily show it from then on, whatever was read before (the client
+ * goes into Node's own cache of getpeername(), or where Node would not read
+ * that, into own properties of the socket). Then req.ip, loggers and
+ * framework code all see the client, NAT64 clients included. The first
+ * configuration to set a socket's client keeps it.
  */
 import type { Server as NetServer, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
@@ -22,7 +24,7 @@ const kApplied = Symbol('toa.applied');
  * same since Node 0.x), for TLS sockets and after close too.
  */
 interface PeernameCache {
-  _peername?: { address: string; family: string; port: number } | null;
+  _peername?: { address: string; family: string; port: number; [kApplied]?: true } | null;
 }
 
 /** Whether setting _peername is seen by the getters: learnt on the first socket, else own properties are defined. */
@@ -44,9 +46,8 @@ export function apply(reader: Reader, x: unknown) {
 function report(s: Socket, p: Peer): void {
   if (peernameCache !== false) {
     const c = s as unknown as PeernameCache;
-    const cur = c._peername;
-    if (cur && cur.address === p.address && cur.port === p.port) return;
-    c._peername = { address: p.address, family: p.address.includes(':') ? 'IPv6' : 'IPv4', port: p.port };
+    if (c._peername?.[kApplied]) return; // set already, by this configuration or another
+    c._peername = { address: p.address, family: p.address.includes(':') ? 'IPv6' : 'IPv4', port: p.port, [kApplied]: true };
     peernameCache ??= s.remoteAddress === p.address && s.remotePort === p.port;
     if (peernameCache) return;
   }

@@ -5,7 +5,7 @@
  * socket storage). Needs root, clang and bpftool; why() says what is missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -72,32 +72,54 @@ export class TestMap {
   /**
    * From now on the kernel stores record for every connection this process
    * accepts on a listener made after the call, as the real server's programs
-   * do: the process moves into a cgroup of its own, with the fixture's
-   * sockops program attached. Returns the undo: back to its own cgroup, the
-   * program detached, the cgroup removed.
+   * do: the process moves into a cgroup of its own (at the hierarchy's top,
+   * so outside its own cgroup's limits meanwhile), with the fixture's sockops
+   * program attached. For benchmarks, which run nothing else in the process.
+   * Returns the undo: back to its own cgroup, the program detached, the
+   * cgroup removed. Cgroups left by a process that died before its undo are
+   * removed on the next call.
    */
   fillOnAccept(record: Uint8Array): () => void {
     const mount = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
     if (!mount) throw new Error('no cgroup v2 hierarchy is mounted');
     const own = /^0::(.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
     if (own === undefined) throw new Error('this process is in no cgroup v2 cgroup');
+    removeStaleFillCgroups(mount);
     const cg = join(mount, `toanode-fill-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0'));
     execFileSync('bpftool', ['map', 'update', 'pinned', join(this.pinDir, 'fill_record'), 'key', 'hex', '00', '00', '00', '00', 'value', 'hex', ...hex(record)]);
-    mkdirSync(cg);
     const prog = join(this.pinDir, 'progs', 'fill');
+    mkdirSync(cg);
+    let attached = false;
+    const undo = () => {
+      const steps = [
+        () => {
+          // Its own cgroup may be gone meanwhile (a unit's, emptied by the move): then the top.
+          const back = existsSync(join(mount, own, 'cgroup.procs')) ? join(mount, own) : mount;
+          if (readFileSync(join(cg, 'cgroup.procs'), 'utf8').split('\n').includes(String(process.pid))) writeFileSync(join(back, 'cgroup.procs'), String(process.pid));
+        },
+        () => attached && execFileSync('bpftool', ['cgroup', 'detach', cg, 'sock_ops', 'pinned', prog]),
+        () => rmdirSync(cg),
+      ];
+      let first: unknown;
+      for (const step of steps) {
+        try {
+          step();
+        } catch (e) {
+          first ??= e;
+        }
+      }
+      if (first) throw first;
+    };
     try {
       execFileSync('bpftool', ['cgroup', 'attach', cg, 'sock_ops', 'pinned', prog]);
+      attached = true;
       writeFileSync(join(cg, 'cgroup.procs'), String(process.pid));
     } catch (e) {
-      rmdirSync(cg);
+      undo();
       throw e;
     }
-    return () => {
-      writeFileSync(join(mount, own, 'cgroup.procs'), String(process.pid));
-      execFileSync('bpftool', ['cgroup', 'detach', cg, 'sock_ops', 'pinned', prog]);
-      rmdirSync(cg);
-    };
+    return undo;
   }
 
   /** Removes the pin (the map dies with its last fd). */
@@ -114,6 +136,25 @@ export class TestMap {
 /** A plain hash map pinned as `records`: the wrong kind of map. */
 export function pinWrongMap(pinDir: string): void {
   execFileSync('bpftool', ['map', 'create', join(pinDir, 'records'), 'type', 'hash', 'key', '4', 'value', '44', 'entries', '4', 'name', 'notrecords']);
+}
+
+/** fillOnAccept's cgroups whose process is gone (killed before its undo): empty, so removable with what is attached. */
+function removeStaleFillCgroups(mount: string): void {
+  for (const name of readdirSync(mount)) {
+    const pid = Number(/^toanode-fill-(\d+)-/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // alive: its own
+    } catch {
+      /* gone */
+    }
+    try {
+      rmdirSync(join(mount, name));
+    } catch {
+      /* still busy: left for a later call */
+    }
+  }
 }
 
 /** libc through ffi-rs and one 1 KiB buffer for bpf(2)'s attributes, made on first use (a bench puts a record per connection). */
