@@ -44,10 +44,11 @@ export function apply(reader: Reader, x: unknown) {
  * microseconds per connection.
  */
 function report(s: Socket, p: Peer): void {
+  const family = p.address.includes(':') ? 'IPv6' : 'IPv4';
   if (peernameCache !== false) {
     const c = s as unknown as PeernameCache;
     if (c._peername?.[kApplied]) return; // set already, by this configuration or another
-    c._peername = { address: p.address, family: p.address.includes(':') ? 'IPv6' : 'IPv4', port: p.port, [kApplied]: true };
+    c._peername = { address: p.address, family, port: p.port, [kApplied]: true };
     peernameCache ??= s.remoteAddress === p.address && s.remotePort === p.port;
     if (peernameCache) return;
   }
@@ -55,7 +56,7 @@ function report(s: Socket, p: Peer): void {
   Object.defineProperties(s, {
     remoteAddress: { value: p.address, configurable: true, enumerable: true },
     remotePort: { value: p.port, configurable: true, enumerable: true },
-    remoteFamily: { value: p.address.includes(':') ? 'IPv6' : 'IPv4', configurable: true, enumerable: true },
+    remoteFamily: { value: family, configurable: true, enumerable: true },
     [kApplied]: { value: true },
   });
 }

@@ -185,13 +185,8 @@ describe.skipIf(why)(`director behind SYNPROXY (--rs-dev), ${READER === 'module'
     const before = promValue(fams, 'toa_director_rs_flows_used');
     expect(before).toBe((await lab.writerStatus()).rs.flows.used);
     // Connected and silent: the real server has acknowledged no data, so the flow lives.
-    const hold = lab.spawn('client', [
-      process.execPath,
-      '-e',
-      `require('net').connect({port:${HTTP},host:${JSON.stringify(ADDR.vip4)}},()=>console.log('connected')).on('error',e=>console.log(e.message))`,
-    ]);
+    const hold = await lab.holdSilentConnection(ADDR.vip4, HTTP);
     try {
-      await hold.waitFor(/^connected$/m, 20_000);
       let during: number | undefined;
       for (let i = 0; i < 50 && during !== before! + 1; i++) {
         if (i) await new Promise((r) => setTimeout(r, 200));

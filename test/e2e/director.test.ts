@@ -340,13 +340,8 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
 
   it('a re-attach with --rs-dev starts without the client side\'s flows (that side keeps none), and one without it keeps them', async () => {
     // Connected and silent: the real server acknowledges no data, so the client-side flow lives.
-    const hold = lab.spawn('client', [
-      process.execPath,
-      '-e',
-      `require('net').connect({port:${PORT},host:${JSON.stringify(ADDR.vip4)}},()=>console.log('connected')).on('error',e=>console.log(e.message))`,
-    ]);
+    const hold = await lab.holdSilentConnection(ADDR.vip4, PORT);
     try {
-      await hold.waitFor(/^connected$/m, 20_000);
       const used = async () => (await lab.writerStatus()).flows.used as number;
       const held = await used();
       expect(held).toBeGreaterThanOrEqual(1);

@@ -437,6 +437,21 @@ ${mode === 'snat' ? '' : pre}${mode === 'nat' ? '' : post}${this.synproxy && mod
    * and returns one result per request: the source address and port it left
    * from and what the server answered. args are the client's flags.
    */
+  /**
+   * A client connection to host:port, connected and then silent (the real
+   * server acknowledges no data, so the director keeps its flow) until the
+   * returned process is stopped.
+   */
+  async holdSilentConnection(host: string, port: number): Promise<Proc> {
+    const hold = this.spawn('client', [
+      process.execPath,
+      '-e',
+      `require('net').connect({port:${port},host:${JSON.stringify(host)}},()=>console.log('connected')).on('error',e=>console.log(e.message))`,
+    ]);
+    await hold.waitFor(/^connected$/m, 20_000);
+    return hold;
+  }
+
   async httpClient(args: string[], role: Role = 'client', timeoutMs = 300_000): Promise<ClientResult[]> {
     const out = await this.execOk(
       role,
