@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/types.h>
+#include <linux/version.h>
 #include <linux/hash.h>
 #include <linux/percpu.h>
 #include <linux/rhashtable.h>
