@@ -43,6 +43,7 @@ enum toa_counter {
 	TOA_C_NAT64,		/* IPv6 client on an IPv4 socket: recorded, not rewritten */
 	TOA_C_SOCKOPT_OK,	/* getsockopt(TOA_SO_RECORD) answered */
 	TOA_C_SOCKOPT_NONE,	/* ... ENOENT */
+	TOA_C_INSERT_BUSY,	/* no record: the table kept a stale one under the socket's pointer */
 	TOA_C_MAX
 };
 
@@ -179,6 +180,22 @@ static inline bool toa_entry_matches(const struct toa_entry *e, const struct soc
 #if IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_ARGS) && defined(TOA_HAVE_FTRACE_FREE_FILTER)
 #define TOA_FTRACE 1
 #endif
+
+/*
+ * getpeername() through an ftrace direct call (toa_direct.c) where the
+ * kernel exports the API: as _multi on 6.1 to 6.4, by the plain name with
+ * an ops from 6.5 on (Kbuild tells them apart).
+ */
+#if defined(TOA_FTRACE) && defined(CONFIG_X86_64) && IS_ENABLED(CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS) && \
+	(defined(TOA_HAVE_FTRACE_DIRECT_MULTI) || \
+	 (defined(TOA_HAVE_FTRACE_DIRECT_OPS) && LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)))
+#define TOA_FTRACE_DIRECT 1
+int toa_direct_init(void);
+void toa_direct_exit(void);
+#endif
+
+/* Calls sent to a getname wrapper that have not left it: module text must outlive them. */
+DECLARE_PER_CPU(long, toa_in_wrapper);
 
 void toa_on_child(struct sock *child, const struct sk_buff *skb);
 void toa_options_looking(const struct sk_buff *skb, struct tcp_options_received *opt_rx);

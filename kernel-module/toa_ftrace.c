@@ -27,6 +27,9 @@
  *     (an indirect jump must land on an ENDBR) and on other architectures
  *     the wrapper calls the function by name and the handler lets its own
  *     call pass.
+ *   - Cheaper still, where the kernel has it: no handler at all for the
+ *     getname functions, but an ftrace direct call (toa_direct.c). This
+ *     file's getname ops are then not registered.
  */
 #include "toa.h"
 #include "toa_getname.h"
@@ -54,8 +57,7 @@
 #define TOA_OPS_FLAGS		(FTRACE_OPS_FL_PERMANENT)
 #define TOA_OPS_FLAGS_REDIRECT	(TOA_OPS_FLAGS | FTRACE_OPS_FL_IPMODIFY)
 
-/* Calls sent to a wrapper that have not left it: module text must outlive them. */
-static DEFINE_PER_CPU(long, in_wrapper);
+DEFINE_PER_CPU(long, toa_in_wrapper);
 
 typedef int (*getname_fn)(struct socket *sock, struct sockaddr *uaddr, int peer);
 
@@ -85,6 +87,15 @@ static bool getname_reentry;
 module_param(getname_reentry, bool, 0444);
 MODULE_PARM_DESC(getname_reentry,
 		 "The getname wrapper calls the kernel's function by name, through the hook again, as where IBT is on (for tests; default 0)");
+
+/* The ops path of hosts where the direct call is taken (a BPF fentry program on inet_getname), on any host. */
+static bool getname_direct = true;
+module_param(getname_direct, bool, 0444);
+MODULE_PARM_DESC(getname_direct,
+		 "getpeername() through an ftrace direct call where the kernel has it (default 1; 0 for tests of the other path)");
+
+/* The getname functions go through toa_direct.c, not through this file's ops. */
+static bool toa_direct __read_mostly;
 
 static __always_inline int call_getname(unsigned long *body, getname_fn byname,
 					struct socket *sock, struct sockaddr *uaddr, int peer)
@@ -119,7 +130,7 @@ static int toa_inet_getname(struct socket *sock, struct sockaddr *uaddr, int pee
 
 	if (rc >= 0)
 		toa_on_getname(sock, uaddr);
-	this_cpu_dec(in_wrapper);
+	this_cpu_dec(toa_in_wrapper);
 	return rc;
 }
 
@@ -130,7 +141,7 @@ static int toa_inet6_getname(struct socket *sock, struct sockaddr *uaddr, int pe
 
 	if (rc >= 0)
 		toa_on_getname(sock, uaddr);
-	this_cpu_dec(in_wrapper);
+	this_cpu_dec(toa_in_wrapper);
 	return rc;
 }
 #endif
@@ -152,7 +163,7 @@ static __always_inline void redirect(unsigned long ip, unsigned long parent_ip, 
 	} else if (within_module(parent_ip, THIS_MODULE)) {
 		return;
 	}
-	this_cpu_inc(in_wrapper);
+	this_cpu_inc(toa_in_wrapper);
 	FSET_IP(fregs, (unsigned long)wrapper);
 }
 
@@ -174,17 +185,20 @@ struct hook {
 	const char *fn;
 	struct ftrace_ops ops;
 	bool registered;
+	bool getname;
 };
 
 #define HOOK(name, handler, fl) { .fn = name, .ops = { .func = handler, .flags = fl } }
+#define GETNAME_HOOK(name, handler) \
+	{ .fn = name, .ops = { .func = handler, .flags = TOA_OPS_FLAGS_REDIRECT }, .getname = true }
 
 /* Destruction first, then later segments, then getname, handshakes last: no record is made that cannot be dropped. */
 static struct hook hooks[] = {
 	HOOK("inet_sock_destruct", destruct_handler, TOA_OPS_FLAGS),
 	HOOK("tcp_parse_options", options_handler, TOA_OPS_FLAGS),
-	HOOK("inet_getname", getname_handler, TOA_OPS_FLAGS_REDIRECT),
+	GETNAME_HOOK("inet_getname", getname_handler),
 #if IS_ENABLED(CONFIG_IPV6)
-	HOOK("inet6_getname", getname6_handler, TOA_OPS_FLAGS_REDIRECT),
+	GETNAME_HOOK("inet6_getname", getname6_handler),
 #endif
 	HOOK("tcp_child_process", child_handler, TOA_OPS_FLAGS),
 };
@@ -199,6 +213,26 @@ static void unregister_all(void)
 		hooks[i].registered = false;
 		ftrace_free_filter(&hooks[i].ops);
 	}
+#ifdef TOA_FTRACE_DIRECT
+	toa_direct_exit();
+#endif
+}
+
+/* The direct call where it can be had, which the one-pass path's conditions allow; else the ops. */
+static void choose_getname_path(void)
+{
+	toa_skip_hook = skip_hook() && !getname_reentry;
+#ifdef TOA_FTRACE_DIRECT
+	if (toa_skip_hook && getname_direct) {
+		int err = toa_direct_init();
+
+		if (!err)
+			toa_direct = true;
+		else
+			pr_info("getpeername through ftrace ops: the direct call is not available (error %d%s)\n", err,
+				err == -EBUSY ? ", another direct caller such as a BPF fentry program holds it" : "");
+	}
+#endif
 }
 
 int toa_hooks_init(void)
@@ -206,11 +240,15 @@ int toa_hooks_init(void)
 	unsigned int i;
 	int err;
 
-	toa_skip_hook = skip_hook() && !getname_reentry;
+	/* First: without records the getname paths do nothing, and handshakes come last anyway. */
+	choose_getname_path();
 	for (i = 0; i < ARRAY_SIZE(hooks); i++) {
 		struct hook *h = &hooks[i];
 		/* ftrace_set_filter() wants a writable buffer. */
 		char fn[32];
+
+		if (h->getname && toa_direct)
+			continue;
 
 		strscpy(fn, h->fn, sizeof(fn));
 		err = ftrace_set_filter(&h->ops, fn, strlen(fn), 0);
@@ -219,7 +257,8 @@ int toa_hooks_init(void)
 		if (err) {
 			pr_err("cannot hook %s through ftrace: error %d%s\n", h->fn, err,
 			       err == -EBUSY ? " (another module, a livepatch or a kprobe owns it)" : "");
-			unregister_all();
+			/* The direct wrapper runs without records: calls may be inside it already. */
+			toa_hooks_exit();
 			return err;
 		}
 		h->registered = true;
@@ -233,13 +272,20 @@ static long wrappers_busy(void)
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		n += READ_ONCE(per_cpu(in_wrapper, cpu));
+		n += READ_ONCE(per_cpu(toa_in_wrapper, cpu));
 	return n;
 }
 
 void toa_hooks_exit(void)
 {
 	unregister_all();
+	/*
+	 * The direct path counts itself inside the wrapper: a task between the
+	 * ftrace call and that count cannot sleep, so once every task has
+	 * slept or left (RCU tasks) every call in flight is counted.
+	 */
+	if (toa_direct)
+		synchronize_rcu_tasks();
 	/*
 	 * Nothing enters a wrapper any more; a call inside one (asleep on a
 	 * socket lock, say) must leave it before the module text goes. Counts
@@ -254,7 +300,11 @@ void toa_hooks_exit(void)
 void toa_hooks_show(struct seq_file *m)
 {
 	seq_puts(m, "hooks ftrace\n");
-	/* Trampoline passes per redirected getpeername()/accept(); a word, as it is a fact of the host, not a count. */
-	seq_printf(m, "getname_passes %s\n", toa_skip_hook ? "one" : "two");
+	/*
+	 * ftrace trampoline passes per redirected getpeername()/accept(), or
+	 * "direct" (none: ftrace's call goes to toa_direct.c); a word, as it is
+	 * a fact of the host, not a count.
+	 */
+	seq_printf(m, "getname_passes %s\n", toa_direct ? "direct" : toa_skip_hook ? "one" : "two");
 }
 #endif /* TOA_FTRACE */

@@ -4,7 +4,8 @@
  * every connection carrying a TOA from the lab's director: connections/s to
  * a lean C accept loop (goal >= 0.98) and to the Node server, and
  * getpeername() ns/call on a connection with a record (goal: at most 150 ns
- * more than without the module).
+ * more than without the module), by the default path and by the ftrace ops
+ * path.
  *
  *   tsx test/vm/bench.ts [6.1|6.12]      prints the figures as JSON
  */
@@ -27,9 +28,15 @@ export interface VmBench {
   /** connections/s medians; ratio = with / without (1.0 = no cost) */
   lean: Pair & { ratio: number };
   node: Pair & { ratio: number };
-  getpeernameNs: Pair & { overhead: number };
+  /** with: the default path (the ftrace direct call where the kernel has it); ops: getname_direct=0 */
+  getpeernameNs: Pair & { overhead: number; ops: number; opsOverhead: number };
   /** every round's figure */
-  samples: { lean: Record<'with' | 'without', number[]>; node: Record<'with' | 'without', number[]>; ns: Record<'with' | 'without', number[]> };
+  samples: {
+    lean: Record<'with' | 'without', number[]>;
+    node: Record<'with' | 'without', number[]>;
+    ns: Record<'with' | 'without', number[]>;
+    nsOps: number[];
+  };
   /** guest seconds, TCG (numbers are relative: the guest is emulated) */
   guestSeconds: number;
 }
@@ -75,6 +82,7 @@ export async function benchModuleRows(series: Series = '6.1'): Promise<Row[]> {
     row(`toa.ko on ${b.kernel}: connections/s, C accept loop`, 'c/s', 'higher', { baseline: s.lean.without, feature: s.lean.with }, '>= 0.98'),
     row('toa.ko: connections/s, Node (reads remoteAddress)', 'c/s', 'higher', { baseline: s.node.without, feature: s.node.with }),
     row('toa.ko: getpeername() on a TOA connection', 'ns', 'lower', { baseline: s.ns.without, feature: s.ns.with }, `<= +150 ns (+${b.getpeernameNs.overhead.toFixed(0)})`),
+    row('  the same through ftrace ops (getname_direct=0)', 'ns', 'lower', { baseline: s.ns.without, feature: s.nsOps }, `(+${b.getpeernameNs.opsOverhead.toFixed(0)})`),
   ];
 }
 

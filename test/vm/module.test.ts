@@ -43,6 +43,8 @@ describe.skipIf(why).each(SERIES)('toa.ko on Debian %s', (series) => {
         ...(process.env.TOA_VM_ONLY ? [`export TOA_VM_ONLY='${process.env.TOA_VM_ONLY.replace(/'/g, `'\\''`)}'`] : []),
         'node_modules/.bin/tsx test/vm/guest/module-scenarios.ts',
       ].join('\n'),
+      // The guest's console as it comes (a hang's first kernel report is gone from the tail shown at the end).
+      ...(process.env.TOA_VM_VERBOSE ? { onConsole: (l: string) => process.stdout.write(`${l}\n`) } : {}),
       // Within vitest's 40-minute hook limit: the load scenario alone took 21 minutes on a busy 2-core host.
       timeoutMs: 2_200_000,
     });

@@ -6,7 +6,9 @@
  *     (test/bench/accept-loop.c, which calls getpeername() on each too) and to
  *     the Node peer-echo server (which reads remoteAddress);
  *   - the time of one getpeername() on a connection with a record (the
- *     rewritten path) versus the same call without the module.
+ *     rewritten path) versus the same call without the module, and the same
+ *     through the ftrace ops path (getname_direct=0) that hosts without the
+ *     direct call take.
  * Writes $RESULTS/bench.json.
  *
  * Env: TOA_KO, TOA_SEND, TOA_GPB (getpeername-bench), TOA_LOOP (accept-loop),
@@ -30,9 +32,14 @@ const GPB_CALLS = 200_000;
 const LEAN_PORT = 8080;
 const NODE_PORT = 80;
 
-function setModule(on: boolean): void {
-  if (on && !loaded()) assert.equal(insmod(TRUST).code, 0, 'insmod');
-  if (!on && loaded()) rmmod();
+type ModuleState = 'without' | 'with' | 'ops';
+let state: ModuleState = loaded() ? 'with' : 'without';
+
+function setModule(want: ModuleState): void {
+  if (want === state) return;
+  if (loaded()) rmmod();
+  if (want !== 'without') assert.equal(insmod(TRUST, ...(want === 'ops' ? ['getname_direct=0'] : [])).code, 0, `insmod (${want})`);
+  state = want;
 }
 
 type Samples = Record<'with' | 'without', number[]>;
@@ -47,31 +54,36 @@ try {
   await lab.startPeerEcho({ port: NODE_PORT, timeoutMs: SLOW });
   // The getpeername() connection too: the writer overwrites any hand-made TOA bound for the VIP, so it writes this one's.
   await lab.attachWriter({ ports: [LEAN_PORT, NODE_PORT, 9000] });
-  const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', String(GPB_CALLS), '-c', String(2 * ROUNDS)]);
+  const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', String(GPB_CALLS), '-c', String(3 * ROUNDS)]);
   await gpb.waitFor(/^listening/m, SLOW);
   const lean = samples();
   const node = samples();
   const ns = samples();
+  const nsOps: number[] = [];
   const peers = new Set<string>();
+  const getpeername = async (): Promise<number> => {
+    const g = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, '', 'ack', ['-r', '', '-t', '30000']);
+    peers.add(`${state} ${g.peer}:${g.port}`);
+    return g.ns;
+  };
   // A discarded warm-up: the guest's first connections run slower (caches, JIT).
-  setModule(false);
+  setModule('without');
   await connRate(lab, LEAN_PORT, 1);
   await connRate(lab, NODE_PORT, 1);
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate which goes first so drift in the guest's speed favours neither.
-    for (const on of round % 2 ? [true, false] : [false, true]) {
-      setModule(on);
-      const key = on ? 'with' : 'without';
+    for (const key of round % 2 ? (['with', 'without'] as const) : (['without', 'with'] as const)) {
+      setModule(key);
       lean[key].push(await connRate(lab, LEAN_PORT, SECONDS));
       node[key].push(await connRate(lab, NODE_PORT, SECONDS));
-      const g = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, '', 'ack', ['-r', '', '-t', '30000']);
-      ns[key].push(g.ns);
-      peers.add(`${key} ${g.peer}:${g.port}`);
+      ns[key].push(await getpeername());
     }
+    setModule('ops');
+    nsOps.push(await getpeername());
   }
-  setModule(false);
-  // The rewritten path was measured: with the module the bench's connection showed its TOA client.
-  assert.ok([...peers].some((p) => p.startsWith(`with ::ffff:${ADDR.client4}:`)), [...peers].join(', '));
+  setModule('without');
+  // The rewritten paths were measured: with the module the bench's connections showed their TOA client.
+  for (const key of ['with', 'ops']) assert.ok([...peers].some((p) => p.startsWith(`${key} ::ffff:${ADDR.client4}:`)), [...peers].join(', '));
   const ratio = (s: Samples): number => Number((median(s.with) / median(s.without)).toFixed(3));
   const out = {
     rounds: ROUNDS,
@@ -82,9 +94,11 @@ try {
       without: Number(median(ns.without).toFixed(1)),
       with: Number(median(ns.with).toFixed(1)),
       overhead: Number((median(ns.with) - median(ns.without)).toFixed(1)),
+      ops: Number(median(nsOps).toFixed(1)),
+      opsOverhead: Number((median(nsOps) - median(ns.without)).toFixed(1)),
     },
     peers: [...peers],
-    raw: { lean, node, ns },
+    raw: { lean, node, ns, nsOps },
   };
   writeFileSync(join(process.env.RESULTS ?? '/tmp', 'bench.json'), JSON.stringify(out, null, 1));
   process.stdout.write(`${JSON.stringify(out)}\n`);

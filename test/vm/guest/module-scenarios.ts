@@ -14,6 +14,7 @@
  * runs the whole chain: the director's tc writer and Node clients.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -122,9 +123,9 @@ async function main(): Promise<void> {
     const text = readFileSync('/proc/net/toa_stats', 'utf8');
     assert.match(text, /^trust 192\.0\.2\.1\/32 2001:db8:200::1\/128$/m);
     assert.match(text, /^accept v4 v6 v6-ali$/m);
-    // x86-64 without IBT (this guest's CPU has none): the getname wrapper enters past the ftrace call, one pass per call.
+    // x86-64 without IBT (this guest's CPU has none): getpeername through an ftrace direct call, no ftrace trampoline pass.
     const ibt = /^flags\s*:.*\bibt\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
-    assert.match(text, ibt ? /^getname_passes two$/m : /^getname_passes one$/m);
+    assert.match(text, ibt ? /^getname_passes two$/m : /^getname_passes direct$/m);
     return { lines: text.split('\n').length, ibt };
   });
 
@@ -140,6 +141,17 @@ async function main(): Promise<void> {
     await dropKernelRsts(lab, 'stranger');
     const v4opt = toaHex(254, FAKE_PORT, FAKE4);
     const v6opt = toaHex(254, FAKE_PORT, FAKE6);
+    /** A C server's accept() and getpeername() on one IPv4 and one IPv6 TOA connection: both name the TOA's client. */
+    const acceptSeesClient = async (calls = 1): Promise<{ v4: any; v6: any }> => {
+      const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', String(calls), '-c', '2']);
+      await gpb.waitFor(/^listening/m, SLOW);
+      const a4 = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, v4opt, 'ack', ['-r', '']);
+      assert.deepEqual([a4.acceptPeer, a4.acceptPort, a4.peer, a4.port], [`::ffff:${FAKE4}`, FAKE_PORT, `::ffff:${FAKE4}`, FAKE_PORT]);
+      const a6 = await send(lab, 'client', ADDR.client6, ADDR.vip6, 9000, v6opt, 'ack', ['-r', '']);
+      assert.deepEqual([a6.acceptPeer, a6.acceptPort, a6.peer, a6.port], [FAKE6, FAKE_PORT, FAKE6, FAKE_PORT]);
+      await gpb.stop();
+      return { v4: a4, v6: a6 };
+    };
 
     await scenario('v4 TOA in the handshake ACK: dual-stack socket sees ::ffff:client', async () => {
       const b = await send(lab, 'client', ADDR.client4, ADDR.vip4, 80, v4opt);
@@ -193,33 +205,48 @@ async function main(): Promise<void> {
 
     await scenario('accept() returns the client too (IPv4 and IPv6)', async () => {
       // A C server: the address accept() fills in, and getpeername() after it.
-      const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', '1', '-c', '2']);
-      await gpb.waitFor(/^listening/m, SLOW);
-      const a4 = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, v4opt, 'ack', ['-r', '']);
-      assert.deepEqual([a4.acceptPeer, a4.acceptPort, a4.peer, a4.port], [`::ffff:${FAKE4}`, FAKE_PORT, `::ffff:${FAKE4}`, FAKE_PORT]);
-      const a6 = await send(lab, 'client', ADDR.client6, ADDR.vip6, 9000, v6opt, 'ack', ['-r', '']);
-      assert.deepEqual([a6.acceptPeer, a6.acceptPort, a6.peer, a6.port], [FAKE6, FAKE_PORT, FAKE6, FAKE_PORT]);
-      return { v4: a4, v6: a6 };
+      return acceptSeesClient();
     });
 
-    await scenario('getname_reentry=1 (the path of hosts with IBT: the hook passed twice): accept() and getpeername() still return the client', async () => {
-      // This guest's CPU has no IBT, so the wrapper normally enters the function past its ftrace call; force the other way.
+    await scenario('another tracer on inet_getname and inet6_getname (ftrace then shares the call site with the direct call): accept() and getpeername() still return the client', async () => {
+      // ftrace's own trampoline runs the function tracer, then returns into toa.ko's direct trampoline: the stack it leaves must be the one a direct call leaves.
+      const tracing = '/sys/kernel/tracing';
+      if (!existsSync(join(tracing, 'current_tracer'))) execFileSync('mount', ['-t', 'tracefs', 'nodev', tracing]);
+      const set = (file: string, value: string): void => writeFileSync(join(tracing, file), value);
+      set('set_ftrace_filter', 'inet_getname\ninet6_getname\n');
+      set('current_tracer', 'function');
+      try {
+        const enabled = readFileSync(join(tracing, 'enabled_functions'), 'utf8');
+        assert.match(enabled, /^inet_getname .*\bD\b/m, `inet_getname should show a direct caller beside the tracer:\n${enabled}`);
+        const { v4: a4, v6: a6 } = await acceptSeesClient();
+        const traced = readFileSync(join(tracing, 'trace'), 'utf8').split('\n').filter((l) => /inet6?_getname/.test(l)).length;
+        assert.ok(traced > 0, 'the function tracer saw no getname call');
+        return { traced, enabled: enabled.split('\n').filter((l) => /getname/.test(l)) };
+      } finally {
+        set('current_tracer', 'nop');
+        set('set_ftrace_filter', '');
+      }
+    });
+
+    await scenario('the ftrace ops paths (getname_direct=0: one pass, as where the direct call is taken; getname_reentry=1: two, as with IBT): accept() and getpeername() still return the client', async () => {
+      // This guest's CPU has no IBT, so getpeername normally goes through the direct call; force the other ways.
+      const paths: [string, string][] = [['getname_direct=0', 'one'], ['getname_reentry=1', 'two']];
+      const seen: Record<string, unknown> = {};
       rmmod();
       try {
-        const r = insmod(TRUST, 'getname_reentry=1');
-        assert.equal(r.code, 0, `insmod: ${r.out}\n${dmesgTail()}`);
-        assert.match(readFileSync('/proc/net/toa_stats', 'utf8'), /^getname_passes two$/m);
-        const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', '1000', '-c', '2']);
-        await gpb.waitFor(/^listening/m, SLOW);
-        const a4 = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, v4opt, 'ack', ['-r', '']);
-        assert.deepEqual([a4.acceptPeer, a4.acceptPort, a4.peer, a4.port], [`::ffff:${FAKE4}`, FAKE_PORT, `::ffff:${FAKE4}`, FAKE_PORT]);
-        const a6 = await send(lab, 'client', ADDR.client6, ADDR.vip6, 9000, v6opt, 'ack', ['-r', '']);
-        assert.deepEqual([a6.acceptPeer, a6.acceptPort, a6.peer, a6.port], [FAKE6, FAKE_PORT, FAKE6, FAKE_PORT]);
-        return { v4: a4, v6: a6 };
+        for (const [param, passes] of paths) {
+          const r = insmod(TRUST, param);
+          assert.equal(r.code, 0, `insmod ${param}: ${r.out}\n${dmesgTail()}`);
+          assert.match(readFileSync('/proc/net/toa_stats', 'utf8'), new RegExp(`^getname_passes ${passes}$`, 'm'));
+          const { v4: a4, v6: a6 } = await acceptSeesClient(1000);
+          rmmod();
+          seen[param] = { v4: a4.peer, v6: a6.peer };
+        }
+        return seen;
       } finally {
         if (loaded()) rmmod();
         const again = insmod(TRUST);
-        assert.equal(again.code, 0, `insmod again without getname_reentry: ${again.out}\n${dmesgTail()}`);
+        assert.equal(again.code, 0, `insmod again with the default path: ${again.out}\n${dmesgTail()}`);
       }
     });
 
