@@ -193,11 +193,12 @@ export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<Gues
   writeFileSync(initrd, initramfs(kernel, { REPO: repoRoot, RESULTS: resultsDir }, opts.extraModules));
 
   const accel = process.env.TOA_VM_ACCEL ?? 'tcg';
+  // loglevel=5: a soft lockup's registers and stack come at the default level (4), which 4 would hide.
   const args = [
     '-accel', accel, '-cpu', process.env.TOA_VM_CPU ?? 'max',
     '-m', String(opts.memoryMB ?? 2048), '-smp', String(opts.cpus ?? 2),
     '-kernel', kernel.vmlinuz, '-initrd', initrd,
-    '-append', 'console=ttyS0 rdinit=/init panic=-1 quiet loglevel=4 random.trust_cpu=on',
+    '-append', 'console=ttyS0 rdinit=/init panic=-1 quiet loglevel=5 random.trust_cpu=on',
     '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none',
     '-device', 'virtio-rng-pci',
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',

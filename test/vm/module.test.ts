@@ -25,6 +25,13 @@ function tail(text: string, lines = 60): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
+/** The kernel's first report (a soft lockup's stack, say): a hang's tail only repeats the same line. */
+function firstReport(text: string, lines = 60): string {
+  const all = text.split('\n');
+  const at = all.findIndex((l) => /BUG:|WARNING:|Oops|soft lockup|hung_task|rcu.*stall/.test(l));
+  return at < 0 ? '(no kernel report)' : all.slice(at, at + lines).join('\n');
+}
+
 describe.skipIf(why).each(SERIES)('toa.ko on Debian %s', (series) => {
   let kernel: Kernel;
   let build: ModuleBuild;
@@ -67,7 +74,7 @@ describe.skipIf(why).each(SERIES)('toa.ko on Debian %s', (series) => {
 
   it('the guest boots, runs the scenarios and powers off in time', () => {
     const log = existsSync(join(run.resultsDir, 'guest.log')) ? readFileSync(join(run.resultsDir, 'guest.log'), 'utf8') : '';
-    expect(run.timedOut, `guest hung; console:\n${tail(run.console)}`).toBe(false);
+    expect(run.timedOut, `guest hung; first kernel report:\n${firstReport(run.console)}\nconsole tail:\n${tail(run.console)}`).toBe(false);
     expect(run.exitCode, `console:\n${tail(run.console)}\nguest log:\n${tail(log)}`).toBe(0);
     expect(results['(runner)']?.error, 'the scenario runner crashed').toBeUndefined();
   });
