@@ -29,7 +29,8 @@ export interface VmBench {
   lean: Pair & { ratio: number };
   node: Pair & { ratio: number };
   /** with: the default path (the ftrace direct call where the kernel has it); ops: getname_direct=0 */
-  getpeernameNs: Pair & { overhead: number; ops: number; opsOverhead: number };
+  /** overhead, opsOverhead: the median of per-cycle differences against the module unloaded in the same cycle */
+  getpeernameNs: Pair & { overhead: number; ops: number; opsOverhead: number; cycles: number };
   /** every round's figure */
   samples: {
     lean: Record<'with' | 'without', number[]>;
