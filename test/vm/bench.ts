@@ -28,8 +28,10 @@ export interface VmBench {
   /** connections/s medians; ratio = with / without (1.0 = no cost) */
   lean: Pair & { ratio: number };
   node: Pair & { ratio: number };
-  /** with: the default path (the ftrace direct call where the kernel has it); ops: getname_direct=0 */
-  /** overhead, opsOverhead: the median of per-cycle differences against the module unloaded in the same cycle */
+  /**
+   * with: the default path (the ftrace direct call where the kernel has it); ops: getname_direct=0;
+   * overhead, opsOverhead: the median of per-cycle differences against the module unloaded in the same cycle
+   */
   getpeernameNs: Pair & { overhead: number; ops: number; opsOverhead: number; cycles: number };
   /** every round's figure */
   samples: {

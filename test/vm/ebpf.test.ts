@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
+import { hangReport, removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
 import { fetchKernel, repoRoot, type Series } from './kernels.js';
 
 const why = vmUnavailable();
@@ -49,7 +49,7 @@ describe.skipIf(why || FILES.length === 0).each(SERIES)('eBPF real-server path o
   });
 
   it('the guest runs the tests and powers off in time', () => {
-    expect(run.timedOut, `guest hung; console:\n${run.console.slice(-4000)}`).toBe(false);
+    expect(run.timedOut, hangReport(run)).toBe(false);
     expect(report.testResults, `no vitest report; guest log:\n${guestLog(run).slice(-4000)}`).toBeDefined();
   });
 

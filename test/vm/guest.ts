@@ -51,6 +51,14 @@ export function kernelProblems(log: string): string[] {
   return log.split('\n').filter((l) => PROBLEM.test(l));
 }
 
+/** What a hung guest's failure shows: the kernel's first report (a soft lockup's stack, say), which a hang's tail, repeating one line, has lost; then the tail. */
+export function hangReport(run: GuestRun, lines = 60): string {
+  const all = run.console.split('\n');
+  const at = all.findIndex((l) => PROBLEM.test(l));
+  const first = at < 0 ? '(no kernel report)' : all.slice(at, at + lines).join('\n');
+  return `guest hung; first kernel report:\n${first}\nconsole tail:\n${all.slice(-lines).join('\n')}`;
+}
+
 function norm(name: string): string {
   return name.replace(/-/g, '_');
 }

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModule } from './build.js';
-import { removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
+import { hangReport, removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
 import { IPVS_SCENARIOS } from './guest/ipvs-names.js';
 import { fetchKernel, type Series } from './kernels.js';
 
@@ -51,7 +51,7 @@ describe.skipIf(why).each(SERIES)('IPVS + keepalived director on Debian %s', (se
 
   it('the guest boots, runs the scenarios and powers off in time', () => {
     const log = existsSync(join(run.resultsDir, 'guest.log')) ? readFileSync(join(run.resultsDir, 'guest.log'), 'utf8') : '';
-    expect(run.timedOut, `guest hung; console:\n${tail(run.console)}`).toBe(false);
+    expect(run.timedOut, hangReport(run)).toBe(false);
     expect(run.exitCode, `console:\n${tail(run.console)}\nguest log:\n${tail(log)}`).toBe(0);
     expect(results['(runner)']?.error, 'the scenario runner crashed').toBeUndefined();
   });

@@ -11,7 +11,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModule, buildTools, type ModuleBuild } from './build.js';
-import { removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
+import { hangReport, removeRun, runGuest, vmUnavailable, type GuestRun } from './guest.js';
 import { MODULE_SCENARIOS } from './guest/names.js';
 import { fetchKernel, type Kernel, type Series } from './kernels.js';
 
@@ -23,13 +23,6 @@ type Results = Record<string, { ok: boolean; seconds: number; detail?: unknown; 
 
 function tail(text: string, lines = 60): string {
   return text.split('\n').slice(-lines).join('\n');
-}
-
-/** The kernel's first report (a soft lockup's stack, say): a hang's tail only repeats the same line. */
-function firstReport(text: string, lines = 60): string {
-  const all = text.split('\n');
-  const at = all.findIndex((l) => /BUG:|WARNING:|Oops|soft lockup|hung_task|rcu.*stall/.test(l));
-  return at < 0 ? '(no kernel report)' : all.slice(at, at + lines).join('\n');
 }
 
 describe.skipIf(why).each(SERIES)('toa.ko on Debian %s', (series) => {
@@ -74,7 +67,7 @@ describe.skipIf(why).each(SERIES)('toa.ko on Debian %s', (series) => {
 
   it('the guest boots, runs the scenarios and powers off in time', () => {
     const log = existsSync(join(run.resultsDir, 'guest.log')) ? readFileSync(join(run.resultsDir, 'guest.log'), 'utf8') : '';
-    expect(run.timedOut, `guest hung; first kernel report:\n${firstReport(run.console)}\nconsole tail:\n${tail(run.console)}`).toBe(false);
+    expect(run.timedOut, hangReport(run)).toBe(false);
     expect(run.exitCode, `console:\n${tail(run.console)}\nguest log:\n${tail(log)}`).toBe(0);
     expect(results['(runner)']?.error, 'the scenario runner crashed').toBeUndefined();
   });
