@@ -34,6 +34,24 @@
 
 typedef int (*getname_fn)(struct socket *sock, struct sockaddr *uaddr, int peer);
 
+/* Where a getname function's body starts: past its ENDBR (a kernel built with IBT) and its ftrace call. */
+#define BODY_OFFSET	(ENDBR_INSN_SIZE + MCOUNT_INSN_SIZE)
+#define BODY(fn)	((unsigned long)(fn) + (BODY_OFFSET))
+
+/*
+ * The bodies as symbols of their own, so that the compiler calls them
+ * directly: told the address as a value equal to the argument, it merges
+ * the calls back into the indirect one.
+ */
+asm(
+"	.set	toa_inet_body, inet_getname + " __stringify(BODY_OFFSET) "\n"
+#if IS_ENABLED(CONFIG_IPV6)
+"	.set	toa_inet6_body, inet6_getname + " __stringify(BODY_OFFSET) "\n"
+#endif
+);
+int toa_inet_body(struct socket *sock, struct sockaddr *uaddr, int peer);
+int toa_inet6_body(struct socket *sock, struct sockaddr *uaddr, int peer);
+
 int notrace toa_getname_direct(struct socket *sock, struct sockaddr *uaddr, int peer, unsigned long body);
 
 /* ENDBR only for objtool's sake: the ftrace call is a direct call, and so is the way back from ftrace's trampoline. */
@@ -59,7 +77,19 @@ int notrace toa_getname_direct(struct socket *sock, struct sockaddr *uaddr, int 
 	int rc;
 
 	this_cpu_inc(toa_in_wrapper);
-	rc = ((getname_fn)body)(sock, uaddr, peer);
+	/*
+	 * A direct call where the body is where this build expects it: an
+	 * indirect one is a retpoline under the mitigations distributions
+	 * enable. Any other address (a kernel laid out otherwise) still works.
+	 */
+	if (likely(body == BODY(inet_getname)))
+		rc = toa_inet_body(sock, uaddr, peer);
+#if IS_ENABLED(CONFIG_IPV6)
+	else if (likely(body == BODY(inet6_getname)))
+		rc = toa_inet6_body(sock, uaddr, peer);
+#endif
+	else
+		rc = ((getname_fn)body)(sock, uaddr, peer);
 	if (rc >= 0 && peer && atomic_read(&toa_nrecords))
 		toa_on_getname(sock, uaddr);
 	this_cpu_dec(toa_in_wrapper);

@@ -53,10 +53,13 @@ export function buildTools(): Record<string, string> {
   const out = join(repoRoot, '.cache/vm/tools');
   mkdirSync(out, { recursive: true });
   const tools: Record<string, string> = {};
-  for (const name of ['toa-send', 'getpeername-bench', 'peer-hammer']) {
+  // name -> the libraries it links (the guest runs the host's, through its root)
+  const libs: Record<string, string[]> = { 'toa-send': [], 'getpeername-bench': [], 'peer-hammer': [], 'fentry-hold': ['-lbpf'] };
+  for (const [name, lib] of Object.entries(libs)) {
     const bin = join(out, name);
     const tmp = `${bin}.tmp-${process.pid}`;
-    const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', '-I', join(repoRoot, 'include'), '-o', tmp, join(repoRoot, 'test/vm/guest', `${name}.c`)], { encoding: 'utf8' });
+    const src = join(repoRoot, 'test/vm/guest', `${name}.c`);
+    const r = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-pthread', '-I', join(repoRoot, 'include'), '-o', tmp, src, ...lib], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`building ${name} failed:\n${r.stdout}${r.stderr}`);
     renameSync(tmp, bin); // atomic: a guest running the old one keeps its file
     tools[name] = bin;

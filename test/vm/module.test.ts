@@ -37,7 +37,7 @@ describe.skipIf(why).each(SERIES)('toa.ko on Debian %s', (series) => {
     const tools = buildTools();
     run = await runGuest(kernel, {
       script: [
-        `export TOA_KO='${build.ko}' TOA_SEND='${tools['toa-send']}' TOA_GPB='${tools['getpeername-bench']}' TOA_HAMMER='${tools['peer-hammer']}'`,
+        `export TOA_KO='${build.ko}' TOA_SEND='${tools['toa-send']}' TOA_GPB='${tools['getpeername-bench']}' TOA_HAMMER='${tools['peer-hammer']}' TOA_FENTRY_HOLD='${tools['fentry-hold']}'`,
         `export TOA_VM_CONNS='${process.env.TOA_VM_CONNS ?? 10000}'`,
         // A developer's subset of the scenarios (see module-scenarios.ts); the rest then fail as not run.
         ...(process.env.TOA_VM_ONLY ? [`export TOA_VM_ONLY='${process.env.TOA_VM_ONLY.replace(/'/g, `'\\''`)}'`] : []),

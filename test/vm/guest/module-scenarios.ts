@@ -5,8 +5,8 @@
  * host's vitest file turns into test results.
  *
  * Usage (in the guest): tsx test/vm/guest/module-scenarios.ts
- * Env: TOA_KO (the module built for this kernel), TOA_SEND, TOA_GPB and TOA_HAMMER (toa-send.c,
- * getpeername-bench.c and peer-hammer.c, built), RESULTS, TOA_VM_CONNS (default 10000).
+ * Env: TOA_KO (the module built for this kernel), TOA_SEND, TOA_GPB, TOA_HAMMER and TOA_FENTRY_HOLD
+ * (toa-send.c, getpeername-bench.c, peer-hammer.c and fentry-hold.c, built), RESULTS, TOA_VM_CONNS (default 10000).
  *
  * Part one writes the options itself with toa-send (through the director's
  * FullNAT, so the real server sees them from the LIP as from a real director;
@@ -14,11 +14,11 @@
  * runs the whole chain: the director's tc writer and Node clients.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { decodeRecord, delta, dmesgTail, dropKernelRsts, insmod, KO, loaded, rmmod, send, SEND, stats, toaHex, v6Full } from './common.js';
+import { decodeRecord, delta, dmesgTail, dropKernelRsts, insmod, KO, loaded, rmmod, send, SEND, sh, stats, toaHex, v6Full } from './common.js';
 import { MODULE_SCENARIOS } from './names.js';
 import { ADDR, createLab, REPO_ROOT, extraClient4, type ClientResult, type Lab } from '../../lab/index.js';
 
@@ -27,6 +27,7 @@ const GPB = process.env.TOA_GPB ?? '';
 /** Waits for a server in the guest: an emulated guest on a busy host starts Node slowly. */
 const SLOW = 180_000;
 const HAMMER = process.env.TOA_HAMMER ?? '';
+const FENTRY_HOLD = process.env.TOA_FENTRY_HOLD ?? '';
 const CONNS = Number(process.env.TOA_VM_CONNS ?? 10_000);
 const NODE_CONNS = Number(process.env.TOA_VM_NODE_CONNS ?? 500);
 const TRUST = `trust=${ADDR.lip4}/32,${ADDR.lip6}/128`;
@@ -247,6 +248,39 @@ async function main(): Promise<void> {
         if (loaded()) rmmod();
         const again = insmod(TRUST);
         assert.equal(again.code, 0, `insmod again with the default path: ${again.out}\n${dmesgTail()}`);
+      }
+    });
+
+    await scenario('a BPF fentry program on inet_getname loaded first (the direct call is taken): toa.ko says so, takes the ftrace ops path, and accept() and getpeername() still return the client', async () => {
+      rmmod();
+      // The BPF trampoline is ftrace's one direct caller of inet_getname while the program is attached.
+      const hold = spawn(FENTRY_HOLD, ['inet_getname'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      hold.stdout.on('data', (d) => (out += d));
+      hold.stderr.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => hold.on('exit', resolve));
+      try {
+        const attached = await Promise.race([
+          new Promise<boolean>((resolve) => hold.stdout.on('data', () => /^attached \d+$/m.test(out) && resolve(true))),
+          exited.then(() => false),
+        ]);
+        assert.ok(attached, `fentry-hold did not attach: ${out}`);
+        const marker = sh(['dmesg']).out.trim().split('\n').length;
+        const r = insmod(TRUST);
+        assert.equal(r.code, 0, `insmod with inet_getname held: ${r.out}\n${dmesgTail()}`);
+        const said = sh(['dmesg']).out.trim().split('\n').slice(marker).join('\n');
+        assert.match(said, /getpeername through ftrace ops: the direct call is not available \(error -16, another direct caller/, said);
+        assert.match(readFileSync('/proc/net/toa_stats', 'utf8'), /^getname_passes one$/m);
+        const { v4: a4, v6: a6 } = await acceptSeesClient(1000);
+        rmmod();
+        return { said: said.split('\n').filter((l) => /toa:/.test(l)), v4: a4.peer, v6: a6.peer };
+      } finally {
+        hold.stdin.end();
+        assert.equal(await exited, 0, `fentry-hold: ${out}`);
+        if (loaded()) rmmod();
+        const again = insmod(TRUST);
+        assert.equal(again.code, 0, `insmod again with the default path: ${again.out}\n${dmesgTail()}`);
+        assert.match(readFileSync('/proc/net/toa_stats', 'utf8'), /^getname_passes direct$/m);
       }
     });
 

@@ -12,6 +12,7 @@ export const MODULE_SCENARIOS: string[] = [
   'accept() returns the client too (IPv4 and IPv6)',
   'another tracer on inet_getname and inet6_getname (ftrace then shares the call site with the direct call): accept() and getpeername() still return the client',
   'the ftrace ops paths (getname_direct=0: one pass, as where the direct call is taken; getname_reentry=1: two, as with IBT): accept() and getpeername() still return the client',
+  'a BPF fentry program on inet_getname loaded first (the direct call is taken): toa.ko says so, takes the ftrace ops path, and accept() and getpeername() still return the client',
   'forged TOA from the stranger (untrusted source) is ignored',
   'malformed options are never trusted, and counted by reason',
   'a malformed option in the handshake does not end the search: a TOA in the next segment is taken, as on the eBPF path',
