@@ -9,7 +9,7 @@
 #include <linux/version.h>
 #include <linux/hash.h>
 #include <linux/percpu.h>
-#include <linux/rhashtable.h>
+#include <linux/rculist.h>
 #include <linux/tcp.h>
 #include <net/sock.h>
 
@@ -43,7 +43,6 @@ enum toa_counter {
 	TOA_C_NAT64,		/* IPv6 client on an IPv4 socket: recorded, not rewritten */
 	TOA_C_SOCKOPT_OK,	/* getsockopt(TOA_SO_RECORD) answered */
 	TOA_C_SOCKOPT_NONE,	/* ... ENOENT */
-	TOA_C_INSERT_BUSY,	/* no record: the table kept a stale one under the socket's pointer */
 	TOA_C_MAX
 };
 
@@ -94,7 +93,7 @@ enum toa_state {
 };
 
 struct toa_entry {
-	struct rhash_head node;
+	struct hlist_node node;
 	const struct sock *sk;	/* key; only compared, never dereferenced through here */
 	u8 state;		/* enum toa_state; FOUND published with release */
 	u16 local_port;		/* the socket's own port (host order), for toa_entry_matches() */
@@ -112,40 +111,25 @@ int toa_insert(struct toa_entry *e);
 void toa_remove_sk(const struct sock *sk, enum toa_counter why);
 
 /* The table (toa_table.c); its lookup is inline here, as it runs on every getpeername() while records exist. */
-extern struct rhashtable toa_table;
+extern struct hlist_head *toa_buckets;
+extern unsigned int toa_hash_shift;
+extern u64 toa_hash_seed;
 
 /* The key is a pointer: one multiply mixes it (jhash2 is made for bytes someone may choose). */
-static inline u32 toa_hash_sk(const void *key, u32 len, u32 seed)
+static __always_inline struct hlist_head *toa_bucket(const struct sock *sk)
 {
-	return hash_64((unsigned long)*(const struct sock *const *)key ^ seed, 32);
+	return &toa_buckets[(((u64)(unsigned long)sk ^ toa_hash_seed) * GOLDEN_RATIO_64) >> toa_hash_shift];
 }
-
-/* Compares the pointer itself (the default compares key_len bytes read from the table, with memcmp). */
-static inline int toa_cmp_sk(struct rhashtable_compare_arg *arg, const void *obj)
-{
-	return ((const struct toa_entry *)obj)->sk != *(const struct sock *const *)arg->key;
-}
-
-static const struct rhashtable_params toa_table_params = {
-	.head_offset = offsetof(struct toa_entry, node),
-	.key_offset = offsetof(struct toa_entry, sk),
-	.key_len = sizeof(const struct sock *),
-	.hashfn = toa_hash_sk,
-	.obj_cmpfn = toa_cmp_sk,
-	/*
-	 * Connections come and go by the thousand per second while only a few
-	 * dozen are open: a small table would be resized back and forth (a
-	 * worker, a new bucket array, a rehash) all the time. 1024 buckets
-	 * (8 KiB) stay; beyond, it grows, and shrinks back to them.
-	 */
-	.min_size = 1024,
-	.automatic_shrinking = true,
-};
 
 /* The record of a socket, or NULL. Caller is an RCU reader (rcu_read_lock(), or the sched flavour). */
 static __always_inline struct toa_entry *toa_lookup(const struct sock *sk)
 {
-	return rhashtable_lookup(&toa_table, &sk, toa_table_params);
+	struct toa_entry *e;
+
+	hlist_for_each_entry_rcu(e, toa_bucket(sk), node)
+		if (e->sk == sk)
+			return e;
+	return NULL;
 }
 
 /*

@@ -39,7 +39,6 @@ static const char *const names[TOA_C_MAX] = {
 	[TOA_C_NAT64] = "nat64",
 	[TOA_C_SOCKOPT_OK] = "sockopt_ok",
 	[TOA_C_SOCKOPT_NONE] = "sockopt_enoent",
-	[TOA_C_INSERT_BUSY] = "insert_busy",
 };
 
 static int show(struct seq_file *m, void *v)
