@@ -18,8 +18,8 @@
  *
  * Where ftrace shares the site with other tracers it calls them first, then
  * returns into the trampoline with the same stack. Where IBT is on, the
- * wrapper's indirect call into a body without ENDBR would trap: those hosts
- * keep toa_ftrace.c's ops path, as do hosts where another direct caller (a
+ * wrapper's fallback, an indirect call into a body without ENDBR, would
+ * trap: those hosts keep toa_ftrace.c's ops path, as do hosts where another direct caller (a
  * BPF fentry program, say) holds a getname function already.
  */
 #include "toa.h"
@@ -39,15 +39,27 @@ typedef int (*getname_fn)(struct socket *sock, struct sockaddr *uaddr, int peer)
 #define BODY(fn)	((unsigned long)(fn) + (BODY_OFFSET))
 
 /*
- * The bodies as symbols of their own, so that the compiler calls them
+ * The bodies as functions of their own, so that the compiler calls them
  * directly: told the address as a value equal to the argument, it merges
- * the calls back into the indirect one.
+ * the calls back into the indirect one. Each is a jump to the body behind
+ * 16 bytes of padding: a kernel that tracks call depth (retbleed=stuff)
+ * redirects a module's direct calls at load into accounting it writes
+ * before the callee, where the middle of inet_getname has none.
  */
+#define BODY_STUB(name, fn)						\
+"	.skip		16, 0x90\n"					\
+"	.type		" name ", @function\n"				\
+name ":\n"								\
+"	jmp		" fn " + " __stringify(BODY_OFFSET) "\n"	\
+"	.size		" name ", .-" name "\n"
+
 asm(
-"	.set	toa_inet_body, inet_getname + " __stringify(BODY_OFFSET) "\n"
+"	.pushsection	.text, \"ax\", @progbits\n"
+BODY_STUB("toa_inet_body", "inet_getname")
 #if IS_ENABLED(CONFIG_IPV6)
-"	.set	toa_inet6_body, inet6_getname + " __stringify(BODY_OFFSET) "\n"
+BODY_STUB("toa_inet6_body", "inet6_getname")
 #endif
+"	.popsection\n"
 );
 int toa_inet_body(struct socket *sock, struct sockaddr *uaddr, int peer);
 int toa_inet6_body(struct socket *sock, struct sockaddr *uaddr, int peer);
@@ -85,7 +97,7 @@ int notrace toa_getname_direct(struct socket *sock, struct sockaddr *uaddr, int 
 	if (likely(body == BODY(inet_getname)))
 		rc = toa_inet_body(sock, uaddr, peer);
 #if IS_ENABLED(CONFIG_IPV6)
-	else if (likely(body == BODY(inet6_getname)))
+	else if (body == BODY(inet6_getname))
 		rc = toa_inet6_body(sock, uaddr, peer);
 #endif
 	else

@@ -47,8 +47,8 @@ static __always_inline void toa_rewrite6(struct sockaddr_in6 *sin6, const struct
  * checked peer != 0 and success). The socket is held by the caller, so its
  * record cannot be freed under us. The RCU reader is the sched flavour (a
  * preempt count, inline, where rcu_read_lock() is a call under
- * PREEMPT_RCU): since Linux 4.20 the grace periods that free the table's
- * buckets and records wait for it too.
+ * PREEMPT_RCU): since Linux 4.20 the grace periods that free the records
+ * wait for it too.
  */
 static __always_inline void toa_on_getname(struct socket *sock, struct sockaddr *uaddr)
 {

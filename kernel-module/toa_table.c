@@ -7,11 +7,12 @@
  * or when the module goes away, and freed after an RCU grace period.
  *
  * The bucket array is sized once, at load, from max_records (a quarter as
- * many buckets, from 1024 to 262144): nothing resizes it while connections
+ * many buckets, from 1024 to 1048576): nothing resizes it while connections
  * come and go by the thousand, and a lookup is a multiply, one load of the
  * bucket and a walk of a chain that stays short, which getpeername() pays
  * on every call while records exist. Writers take one of a fixed set of
- * spinlocks chosen by bucket.
+ * spinlocks chosen by bucket, with interrupts off: before Linux 6.1 they
+ * run inside kprobe handlers, which may have them off already.
  */
 #include "toa.h"
 
@@ -21,7 +22,7 @@
 #include <linux/spinlock.h>
 
 #define TOA_MIN_BUCKETS		1024
-#define TOA_MAX_BUCKETS		(1U << 18)
+#define TOA_MAX_BUCKETS		(1U << 20)
 #define TOA_LOCKS		256	/* a power of two, at most TOA_MIN_BUCKETS */
 
 struct hlist_head *toa_buckets __read_mostly;
@@ -58,10 +59,12 @@ void toa_table_exit(void)
 	struct toa_entry *e;
 	unsigned int i;
 
+	/* A reader that came in before a failed load's unwinding (getsockopt) is gone after this. */
+	synchronize_rcu();
 	for (i = 0; i < nbuckets; i++)
 		hlist_for_each_entry_safe(e, tmp, &toa_buckets[i], node)
 			kfree(e);
-	/* Entries removed before are freed through kfree_rcu: let those finish too. */
+	/* Entries removed before wait in kfree_rcu() batches, which kfree() the plain kmalloc()ed records. */
 	rcu_barrier();
 	kvfree(toa_buckets);
 	toa_buckets = NULL;
@@ -83,7 +86,7 @@ static struct toa_entry *find_locked(struct hlist_head *head, const struct sock 
 	return NULL;
 }
 
-/* Unlinks e (bucket lock held) and frees it after a grace period. */
+/* Accounts for e, which the caller has unlinked (bucket lock held), and frees it after a grace period. */
 static void drop_locked(struct toa_entry *e, enum toa_counter why)
 {
 	if (e->state == TOA_S_LOOKING)
@@ -104,13 +107,14 @@ int toa_insert(struct toa_entry *e)
 	struct hlist_head *head = toa_bucket(e->sk);
 	spinlock_t *lock = bucket_lock(head);
 	struct toa_entry *old;
+	unsigned long flags;
 
 	if (atomic_inc_return(&toa_nrecords) > toa_cfg.max_records) {
 		atomic_dec(&toa_nrecords);
 		toa_count(TOA_C_FULL);
 		return -ENOSPC;
 	}
-	spin_lock_bh(lock);
+	spin_lock_irqsave(lock, flags);
 	old = find_locked(head, e->sk);
 	if (old) {
 		hlist_replace_rcu(&old->node, &e->node);
@@ -118,7 +122,7 @@ int toa_insert(struct toa_entry *e)
 	} else {
 		hlist_add_head_rcu(&e->node, head);
 	}
-	spin_unlock_bh(lock);
+	spin_unlock_irqrestore(lock, flags);
 	return 0;
 }
 
@@ -126,6 +130,7 @@ int toa_insert(struct toa_entry *e)
 void toa_remove_sk(const struct sock *sk, enum toa_counter why)
 {
 	struct hlist_head *head = toa_bucket(sk);
+	unsigned long flags;
 	spinlock_t *lock;
 	struct toa_entry *e;
 	bool present;
@@ -137,7 +142,7 @@ void toa_remove_sk(const struct sock *sk, enum toa_counter why)
 	if (!present)
 		return;
 	lock = bucket_lock(head);
-	spin_lock_bh(lock);
+	spin_lock_irqsave(lock, flags);
 	e = find_locked(head, sk);
 	if (e) {
 		/* Still looking when the socket went: no TOA came. */
@@ -146,5 +151,5 @@ void toa_remove_sk(const struct sock *sk, enum toa_counter why)
 		hlist_del_rcu(&e->node);
 		drop_locked(e, why);
 	}
-	spin_unlock_bh(lock);
+	spin_unlock_irqrestore(lock, flags);
 }
