@@ -32,18 +32,23 @@ static int __init toa_init(void)
 	err = toa_stats_init();
 	if (err)
 		goto out_table;
-	err = toa_sockopt_init();
-	if (err)
-		goto out_stats;
-	/* Last: from here on segments and sockets reach the module. */
+	/* From here on segments and sockets reach the module. */
 	err = toa_hooks_init();
 	if (err)
-		goto out_sockopt;
+		goto out_stats;
+	/*
+	 * Last: a getsockopt caller holds a reference to the module, but a
+	 * load that fails frees the module regardless; nothing after this
+	 * can fail.
+	 */
+	err = toa_sockopt_init();
+	if (err)
+		goto out_hooks;
 	pr_info("loaded\n");
 	return 0;
 
-out_sockopt:
-	toa_sockopt_exit();
+out_hooks:
+	toa_hooks_exit();
 out_stats:
 	toa_stats_exit();
 out_table:
