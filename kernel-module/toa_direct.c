@@ -19,8 +19,8 @@
  * Where ftrace shares the site with other tracers it calls them first, then
  * returns into the trampoline with the same stack. Where IBT is on, the
  * wrapper's fallback, an indirect call into a body without ENDBR, would
- * trap: those hosts keep toa_ftrace.c's ops path, as do hosts where another direct caller (a
- * BPF fentry program, say) holds a getname function already.
+ * trap: those hosts keep toa_ftrace.c's ops path, as do hosts where another
+ * direct caller (a BPF fentry program, say) holds a getname function.
  */
 #include "toa.h"
 #include "toa_getname.h"

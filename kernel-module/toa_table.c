@@ -59,8 +59,6 @@ void toa_table_exit(void)
 	struct toa_entry *e;
 	unsigned int i;
 
-	/* A reader that came in before a failed load's unwinding (getsockopt) is gone after this. */
-	synchronize_rcu();
 	for (i = 0; i < nbuckets; i++)
 		hlist_for_each_entry_safe(e, tmp, &toa_buckets[i], node)
 			kfree(e);
