@@ -11,7 +11,10 @@
  *     direct call take. These come from their own phase: short cycles of the
  *     three states back to back, so that each cycle's differences are taken
  *     within seconds of each other (the emulated guest's speed drifts twofold
- *     over minutes); the overhead is the median of the per-cycle differences.
+ *     over minutes); the overhead is the median of the per-cycle differences,
+     each measure first scaled to its cycle's unloaded one by a control
+     (getpeername() on a Unix socket pair, timed between the batches: the
+     guest's speed changes by half within a cycle too).
  * Writes $RESULTS/bench.json.
  *
  * Env: TOA_KO, TOA_SEND, TOA_GPB (getpeername-bench), TOA_LOOP (accept-loop),
@@ -65,11 +68,13 @@ try {
   const node = samples();
   const ns = samples();
   const nsOps: number[] = [];
+  // The control calls' time (getpeername() on a Unix socket pair) next to each measure of ns and nsOps.
+  const ctl = { without: [] as number[], with: [] as number[], ops: [] as number[] };
   const peers = new Set<string>();
-  const getpeername = async (): Promise<number> => {
+  const getpeername = async (): Promise<{ ns: number; ctlNs: number }> => {
     const g = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, '', 'ack', ['-r', '', '-t', '30000']);
     peers.add(`${state} ${g.peer}:${g.port}`);
-    return g.ns;
+    return g;
   };
   // A discarded warm-up: the guest's first connections run slower (caches, JIT).
   setModule('without');
@@ -89,30 +94,38 @@ try {
     for (const key of order) {
       setModule(key);
       const v = await getpeername();
-      if (key === 'ops') nsOps.push(v);
-      else ns[key].push(v);
+      if (key === 'ops') nsOps.push(v.ns);
+      else ns[key].push(v.ns);
+      ctl[key].push(v.ctlNs);
     }
   }
   setModule('without');
   // The rewritten paths were measured: with the module the bench's connections showed their TOA client.
   for (const key of ['with', 'ops']) assert.ok([...peers].some((p) => p.startsWith(`${key} ::ffff:${ADDR.client4}:`)), [...peers].join(', '));
   const ratio = (s: Samples): number => Number((median(s.with) / median(s.without)).toFixed(3));
+  // Each round measured both states within seconds: its own ratio escapes the guest's drift between rounds.
+  const paired = (s: Samples): number => Number(median(s.with.map((x, i) => x / s.without[i])).toFixed(3));
   const pairedOverhead = (xs: number[]): number => Number(median(xs.map((x, i) => x - ns.without[i])).toFixed(1));
+  // The same, with each measure first brought to the speed of its cycle's unloaded one by the control's ratio.
+  const controlledOverhead = (xs: number[], c: number[]): number =>
+    Number(median(xs.map((x, i) => (x * ctl.without[i]) / c[i] - ns.without[i])).toFixed(1));
   const out = {
     rounds: ROUNDS,
     seconds: SECONDS,
-    lean: { without: Math.round(median(lean.without)), with: Math.round(median(lean.with)), ratio: ratio(lean) },
-    node: { without: Math.round(median(node.without)), with: Math.round(median(node.with)), ratio: ratio(node) },
+    lean: { without: Math.round(median(lean.without)), with: Math.round(median(lean.with)), ratio: ratio(lean), paired: paired(lean) },
+    node: { without: Math.round(median(node.without)), with: Math.round(median(node.with)), ratio: ratio(node), paired: paired(node) },
     getpeernameNs: {
       without: Number(median(ns.without).toFixed(1)),
       with: Number(median(ns.with).toFixed(1)),
-      overhead: pairedOverhead(ns.with),
+      overhead: controlledOverhead(ns.with, ctl.with),
+      rawOverhead: pairedOverhead(ns.with),
       ops: Number(median(nsOps).toFixed(1)),
-      opsOverhead: pairedOverhead(nsOps),
+      opsOverhead: controlledOverhead(nsOps, ctl.ops),
+      rawOpsOverhead: pairedOverhead(nsOps),
       cycles: CYCLES,
     },
     peers: [...peers],
-    raw: { lean, node, ns, nsOps },
+    raw: { lean, node, ns, nsOps, ctl },
   };
   writeFileSync(join(process.env.RESULTS ?? '/tmp', 'bench.json'), JSON.stringify(out, null, 1));
   process.stdout.write(`${JSON.stringify(out)}\n`);

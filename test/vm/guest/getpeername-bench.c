@@ -2,12 +2,16 @@
 /*
  * getpeername-bench: accepts connections on a dual-stack port; for each one
  * times COUNT getpeername() calls and answers with one JSON line
- * {"ns":per-call,"meanNs":per-call,"peer":"addr","port":N,"acceptPeer":"addr","acceptPort":N}
+ * {"ns":per-call,"meanNs":per-call,"ctlNs":per-call,"peer":"addr","port":N,"acceptPeer":"addr","acceptPort":N}
  * (the last two: what accept() itself returned), then closes. The calls run
  * in 20 batches: "ns" is the fastest batch's time per call (an emulated guest
  * on a busy host loses whole time slices, which only ever add time), "meanNs"
  * all of them. With toa.ko loaded and a TOA connection the calls take its
- * rewritten path.
+ * rewritten path. "ctlNs" is the control: each batch is followed by as many
+ * getpeername() calls on a Unix socket pair (the same system call, a getname
+ * toa.ko never hooks), fastest batch too. An emulated guest's speed drifts by
+ * half within a minute; the control drifts with it, so runs minutes apart can
+ * be brought to one speed.
  *
  *   getpeername-bench -p PORT [-n COUNT] [-c CONNECTIONS]
  */
@@ -32,11 +36,12 @@ static double now_ns(void)
 
 int main(int argc, char **argv)
 {
-	int port = 0, count = 100000, conns = 1, ch, one = 1, zero = 0, fd, c, i;
+	int port = 0, count = 100000, conns = 1, ch, one = 1, zero = 0, fd, c, i, pair[2];
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6 }, peer, acc;
+	struct sockaddr_storage ctl;
 	socklen_t len;
 	char text[INET6_ADDRSTRLEN], atext[INET6_ADDRSTRLEN], line[384];
-	double t0, t1, best, total;
+	double t0, t1, best, total, ctlBest;
 	int b;
 
 	while ((ch = getopt(argc, argv, "p:n:c:")) != -1) {
@@ -52,6 +57,10 @@ int main(int argc, char **argv)
 	if (port <= 0 || port > 65535 || count <= 0 || conns <= 0) {
 		fprintf(stderr, "getpeername-bench: -p 1..65535, -n and -c positive\n");
 		return 2;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair)) {
+		perror("getpeername-bench: socketpair");
+		return 1;
 	}
 	fd = socket(AF_INET6, SOCK_STREAM, 0);
 	a.sin6_port = htons(port);
@@ -72,6 +81,7 @@ int main(int argc, char **argv)
 		}
 		best = 0;
 		total = 0;
+		ctlBest = 0;
 		for (b = 0; b < BATCHES; b++) {
 			t0 = now_ns();
 			for (i = 0; i < count / BATCHES + 1; i++) {
@@ -85,12 +95,24 @@ int main(int argc, char **argv)
 			total += t1 - t0;
 			if (!b || t1 - t0 < best)
 				best = t1 - t0;
+			t0 = now_ns();
+			for (i = 0; i < count / BATCHES + 1; i++) {
+				len = sizeof(ctl);
+				if (getpeername(pair[0], (struct sockaddr *)&ctl, &len)) {
+					perror("getpeername-bench: getpeername (control)");
+					return 1;
+				}
+			}
+			t1 = now_ns();
+			if (!b || t1 - t0 < ctlBest)
+				ctlBest = t1 - t0;
 		}
 		inet_ntop(AF_INET6, &peer.sin6_addr, text, sizeof(text));
 		inet_ntop(AF_INET6, &acc.sin6_addr, atext, sizeof(atext));
 		snprintf(line, sizeof(line),
-			 "{\"ns\":%.1f,\"meanNs\":%.1f,\"peer\":\"%s\",\"port\":%u,\"acceptPeer\":\"%s\",\"acceptPort\":%u}\n",
-			 best / (count / BATCHES + 1), total / (BATCHES * (count / BATCHES + 1)), text, ntohs(peer.sin6_port),
+			 "{\"ns\":%.1f,\"meanNs\":%.1f,\"ctlNs\":%.1f,\"peer\":\"%s\",\"port\":%u,\"acceptPeer\":\"%s\",\"acceptPort\":%u}\n",
+			 best / (count / BATCHES + 1), total / (BATCHES * (count / BATCHES + 1)), ctlBest / (count / BATCHES + 1),
+			 text, ntohs(peer.sin6_port),
 			 atext, ntohs(acc.sin6_port));
 		if (write(c, line, strlen(line)) < 0)
 			perror("getpeername-bench: write");
