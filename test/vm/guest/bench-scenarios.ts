@@ -12,9 +12,9 @@
  *     three states back to back, so that each cycle's differences are taken
  *     within seconds of each other (the emulated guest's speed drifts twofold
  *     over minutes); the overhead is the median of the per-cycle differences,
-     each measure first scaled to its cycle's unloaded one by a control
-     (getpeername() on a Unix socket pair, timed between the batches: the
-     guest's speed changes by half within a cycle too).
+ *     each measure first scaled to its cycle's unloaded one by a control
+ *     (getpeername() on a Unix socket pair, timed between the batches: the
+ *     guest's speed changes between the measures of one cycle too).
  * Writes $RESULTS/bench.json.
  *
  * Env: TOA_KO, TOA_SEND, TOA_GPB (getpeername-bench), TOA_LOOP (accept-loop),
@@ -105,9 +105,9 @@ try {
   const ratio = (s: Samples): number => Number((median(s.with) / median(s.without)).toFixed(3));
   // Each round measured both states within seconds: its own ratio escapes the guest's drift between rounds.
   const paired = (s: Samples): number => Number(median(s.with.map((x, i) => x / s.without[i])).toFixed(3));
-  const pairedOverhead = (xs: number[]): number => Number(median(xs.map((x, i) => x - ns.without[i])).toFixed(1));
-  // The same, with each measure first brought to the speed of its cycle's unloaded one by the control's ratio.
-  const controlledOverhead = (xs: number[], c: number[]): number =>
+  // Per-cycle differences, each measure first brought to the speed of its cycle's unloaded one by the
+  // control's ratio c / ctl.without (raw: c = ctl.without, no scaling).
+  const overhead = (xs: number[], c: number[]): number =>
     Number(median(xs.map((x, i) => (x * ctl.without[i]) / c[i] - ns.without[i])).toFixed(1));
   const out = {
     rounds: ROUNDS,
@@ -117,11 +117,11 @@ try {
     getpeernameNs: {
       without: Number(median(ns.without).toFixed(1)),
       with: Number(median(ns.with).toFixed(1)),
-      overhead: controlledOverhead(ns.with, ctl.with),
-      rawOverhead: pairedOverhead(ns.with),
+      overhead: overhead(ns.with, ctl.with),
+      rawOverhead: overhead(ns.with, ctl.without),
       ops: Number(median(nsOps).toFixed(1)),
-      opsOverhead: controlledOverhead(nsOps, ctl.ops),
-      rawOpsOverhead: pairedOverhead(nsOps),
+      opsOverhead: overhead(nsOps, ctl.ops),
+      rawOpsOverhead: overhead(nsOps, ctl.without),
       cycles: CYCLES,
     },
     peers: [...peers],

@@ -9,9 +9,8 @@
  * all of them. With toa.ko loaded and a TOA connection the calls take its
  * rewritten path. "ctlNs" is the control: each batch is followed by as many
  * getpeername() calls on a Unix socket pair (the same system call, a getname
- * toa.ko never hooks), fastest batch too. An emulated guest's speed drifts by
- * half within a minute; the control drifts with it, so runs minutes apart can
- * be brought to one speed.
+ * toa.ko never hooks), fastest batch too: the emulated guest's speed drifts,
+ * the control with it, so measures taken apart can be brought to one speed.
  *
  *   getpeername-bench -p PORT [-n COUNT] [-c CONNECTIONS]
  */
@@ -34,14 +33,31 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* ns taken by n getpeername() calls on fd; exits on an error. */
+static double time_calls(int fd, int n, const char *what)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
+	double t0 = now_ns();
+	int i;
+
+	for (i = 0; i < n; i++) {
+		len = sizeof(addr);
+		if (getpeername(fd, (struct sockaddr *)&addr, &len)) {
+			perror(what);
+			exit(1);
+		}
+	}
+	return now_ns() - t0;
+}
+
 int main(int argc, char **argv)
 {
-	int port = 0, count = 100000, conns = 1, ch, one = 1, zero = 0, fd, c, i, pair[2];
+	int port = 0, count = 100000, conns = 1, ch, one = 1, zero = 0, fd, c, per, pair[2];
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6 }, peer, acc;
-	struct sockaddr_storage ctl;
 	socklen_t len;
 	char text[INET6_ADDRSTRLEN], atext[INET6_ADDRSTRLEN], line[384];
-	double t0, t1, best, total, ctlBest;
+	double t, best, total, ctlBest;
 	int b;
 
 	while ((ch = getopt(argc, argv, "p:n:c:")) != -1) {
@@ -70,6 +86,7 @@ int main(int argc, char **argv)
 		perror("getpeername-bench: listen");
 		return 1;
 	}
+	per = count / BATCHES + 1;
 	printf("listening\n");
 	fflush(stdout);
 	while (conns--) {
@@ -83,35 +100,25 @@ int main(int argc, char **argv)
 		total = 0;
 		ctlBest = 0;
 		for (b = 0; b < BATCHES; b++) {
-			t0 = now_ns();
-			for (i = 0; i < count / BATCHES + 1; i++) {
-				len = sizeof(peer);
-				if (getpeername(c, (struct sockaddr *)&peer, &len)) {
-					perror("getpeername-bench: getpeername");
-					return 1;
-				}
-			}
-			t1 = now_ns();
-			total += t1 - t0;
-			if (!b || t1 - t0 < best)
-				best = t1 - t0;
-			t0 = now_ns();
-			for (i = 0; i < count / BATCHES + 1; i++) {
-				len = sizeof(ctl);
-				if (getpeername(pair[0], (struct sockaddr *)&ctl, &len)) {
-					perror("getpeername-bench: getpeername (control)");
-					return 1;
-				}
-			}
-			t1 = now_ns();
-			if (!b || t1 - t0 < ctlBest)
-				ctlBest = t1 - t0;
+			t = time_calls(c, per, "getpeername-bench: getpeername");
+			total += t;
+			if (!b || t < best)
+				best = t;
+			t = time_calls(pair[0], per, "getpeername-bench: getpeername (control)");
+			if (!b || t < ctlBest)
+				ctlBest = t;
+		}
+		/* The address the timed calls returned, for the caller to check. */
+		len = sizeof(peer);
+		if (getpeername(c, (struct sockaddr *)&peer, &len)) {
+			perror("getpeername-bench: getpeername");
+			return 1;
 		}
 		inet_ntop(AF_INET6, &peer.sin6_addr, text, sizeof(text));
 		inet_ntop(AF_INET6, &acc.sin6_addr, atext, sizeof(atext));
 		snprintf(line, sizeof(line),
 			 "{\"ns\":%.1f,\"meanNs\":%.1f,\"ctlNs\":%.1f,\"peer\":\"%s\",\"port\":%u,\"acceptPeer\":\"%s\",\"acceptPort\":%u}\n",
-			 best / (count / BATCHES + 1), total / (BATCHES * (count / BATCHES + 1)), ctlBest / (count / BATCHES + 1),
+			 best / per, total / (BATCHES * per), ctlBest / per,
 			 text, ntohs(peer.sin6_port),
 			 atext, ntohs(acc.sin6_port));
 		if (write(c, line, strlen(line)) < 0)
