@@ -11,6 +11,7 @@
 #include <linux/percpu.h>
 #include <linux/rculist.h>
 #include <linux/tcp.h>
+#include <net/ipv6.h>
 #include <net/sock.h>
 
 #include <toa/toa_wire.h>
@@ -96,7 +97,14 @@ struct toa_entry {
 	struct hlist_node node;
 	const struct sock *sk;	/* key; only compared, never dereferenced through here */
 	u8 state;		/* enum toa_state; FOUND published with release */
-	u16 local_port;		/* the socket's own port (host order), for toa_entry_matches() */
+	/* The socket's ports as sk_portpair holds them, so toa_entry_matches() compares both in one load. */
+	union {
+		u32 portpair;
+		struct {
+			__be16 dport;	/* the peer's (the director's LIP) */
+			u16 num;	/* the socket's own, host order */
+		};
+	};
 	u32 segs_in;		/* the socket's segs_in when the record was made: where scanning starts */
 	struct toa_record rec;
 	struct rcu_head rcu;
@@ -144,12 +152,16 @@ static inline bool toa_entry_matches(const struct toa_entry *e, const struct soc
 {
 	const struct toa_record *r = &e->rec;
 
-	if (r->peer_port != sk->sk_dport || e->local_port != sk->sk_num)
+	BUILD_BUG_ON(offsetof(struct toa_entry, num) - offsetof(struct toa_entry, dport) !=
+		     offsetof(struct sock_common, skc_num) - offsetof(struct sock_common, skc_dport));
+	if (e->portpair != sk->sk_portpair)
 		return false;
 	if (r->peer_family == TOA_FAMILY_V4)
 		return !memcmp(r->peer_addr, &sk->sk_daddr, 4);
 #if IS_ENABLED(CONFIG_IPV6)
-	return sk->sk_family == AF_INET6 && !memcmp(r->peer_addr, &sk->sk_v6_daddr, 16);
+	/* Word compares: memcmp() of 16 bytes is a call, and this runs on every getpeername(). */
+	return sk->sk_family == AF_INET6 &&
+	       ipv6_addr_equal((const struct in6_addr *)r->peer_addr, &sk->sk_v6_daddr);
 #else
 	return false;
 #endif
