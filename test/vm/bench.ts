@@ -7,13 +7,18 @@
  * more than without the module), by the default path and by the ftrace ops
  * path.
  *
- *   tsx test/vm/bench.ts [6.1|6.12] [rounds]      prints the figures as JSON
+ *   tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV]      prints the figures as JSON
+ *
+ * --against REV also loads toa.ko as git revision REV had it in each
+ * getpeername() cycle: a change to the module measured against the code it
+ * replaces, side by side in one guest (separate runs differ by more than
+ * most changes save).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildModule, buildTools } from './build.js';
+import { buildModule, buildModuleAt, buildTools } from './build.js';
 import { removeRun, runGuest } from './guest.js';
 import { row, type Row } from '../bench/stats.js';
 import { fetchKernel, repoRoot, type Series } from './kernels.js';
@@ -37,30 +42,44 @@ export interface VmBench {
    * each measure scaled by the control's ratio (getpeername() on a Unix socket pair, which toa.ko never
    * hooks, timed alongside); rawOverhead, rawOpsOverhead: the same unscaled
    */
-  getpeernameNs: Pair & { overhead: number; ops: number; opsOverhead: number; rawOverhead: number; rawOpsOverhead: number; cycles: number };
+  getpeernameNs: Pair & {
+    overhead: number;
+    ops: number;
+    opsOverhead: number;
+    rawOverhead: number;
+    rawOpsOverhead: number;
+    cycles: number;
+    /** --against: that build's median ns and overhead, and the median per-cycle saving of this one over it (scaled) */
+    against?: { rev: string; ns: number; overhead: number; saved: number };
+  };
   /** every round's figure */
   samples: {
     lean: Record<'with' | 'without', number[]>;
     node: Record<'with' | 'without', number[]>;
     ns: Record<'with' | 'without', number[]>;
     nsOps: number[];
+    nsAgainst: number[];
     /** the control's ns per call beside each ns and nsOps measure */
-    ctl: Record<'with' | 'without' | 'ops', number[]>;
+    ctl: Record<'with' | 'without' | 'ops' | 'against', number[]>;
   };
   /** guest seconds, TCG (numbers are relative: the guest is emulated) */
   guestSeconds: number;
 }
 
 /** Boots the kernel once and measures; throws with the guest's log when the run fails. */
-export async function benchVm(series: Series = '6.1', opts: { rounds?: number; seconds?: number } = {}): Promise<VmBench> {
+export async function benchVm(
+  series: Series = '6.1',
+  opts: { rounds?: number; seconds?: number; against?: string } = {},
+): Promise<VmBench> {
   const kernel = fetchKernel(series);
   const ko = buildModule(kernel).ko;
+  const against = opts.against ? buildModuleAt(kernel, opts.against).ko : '';
   const tools = buildTools();
   execFileSync('make', ['-s', '-C', join(repoRoot, 'test/bench')], { stdio: 'inherit' });
   const run = await runGuest(kernel, {
     script: [
       `export TOA_KO='${ko}' TOA_SEND='${tools['toa-send']}' TOA_GPB='${tools['getpeername-bench']}' TOA_LOOP='${join(repoRoot, 'test/bench/build/accept-loop')}'`,
-      `export TOA_BENCH_ROUNDS=${opts.rounds ?? 6} TOA_BENCH_SECONDS=${opts.seconds ?? 3}`,
+      `export TOA_BENCH_ROUNDS=${opts.rounds ?? 6} TOA_BENCH_SECONDS=${opts.seconds ?? 3} TOA_KO_AGAINST='${against}'`,
       'node_modules/.bin/tsx test/vm/guest/bench-scenarios.ts',
     ].join('\n'),
     timeoutMs: 1_800_000,
@@ -78,7 +97,10 @@ export async function benchVm(series: Series = '6.1', opts: { rounds?: number; s
     seconds: r.seconds,
     lean: r.lean,
     node: r.node,
-    getpeernameNs: r.getpeernameNs,
+    getpeernameNs: {
+      ...r.getpeernameNs,
+      against: r.getpeernameNs.against && { rev: opts.against, ...r.getpeernameNs.against },
+    },
     samples: r.raw,
     guestSeconds: run.seconds,
   };
@@ -98,10 +120,18 @@ export async function benchModuleRows(series: Series = '6.1'): Promise<Row[]> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const series = (process.argv[2] ?? '6.1') as Series;
-  const rounds = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
-  if ((series !== '6.1' && series !== '6.12') || (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0))) {
-    process.stderr.write('usage: tsx test/vm/bench.ts [6.1|6.12] [rounds]\n');
+  const args = process.argv.slice(3);
+  const at = args.indexOf('--against');
+  const against = at < 0 ? undefined : args.splice(at, 2)[1];
+  const rounds = args[0] === undefined ? undefined : Number(args[0]);
+  if (
+    (series !== '6.1' && series !== '6.12') ||
+    (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) ||
+    args.length > 1 ||
+    (at >= 0 && !against)
+  ) {
+    process.stderr.write('usage: tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV]\n');
     process.exit(2);
   }
-  console.log(JSON.stringify(await benchVm(series, { rounds }), null, 2));
+  console.log(JSON.stringify(await benchVm(series, { rounds, against }), null, 2));
 }

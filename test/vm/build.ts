@@ -2,7 +2,8 @@
 // sources per kernel (as DKMS does), so builds for several kernels never mix.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, type Kernel } from './kernels.js';
 
@@ -14,15 +15,16 @@ export interface ModuleBuild {
 }
 
 /**
- * Builds (or reuses) toa.ko for a kernel. The build folder is named after a
- * hash of the sources and never changed once complete, so runs going on at
- * the same time (other engineers', CI's) can share it safely.
+ * Builds (or reuses) toa.ko for a kernel, from the tree at root (the
+ * repository's by default). The build folder is named after a hash of the
+ * sources and never changed once complete, so runs going on at the same
+ * time (other engineers', CI's) can share it safely.
  */
-export function buildModule(kernel: Kernel): ModuleBuild {
+export function buildModule(kernel: Kernel, root = repoRoot): ModuleBuild {
   const files: [string, string][] = [];
-  const src = join(repoRoot, 'kernel-module');
+  const src = join(root, 'kernel-module');
   for (const f of readdirSync(src).sort()) if (/\.(c|h)$|^Kbuild$|^Makefile$/.test(f)) files.push([join(src, f), f]);
-  const inc = join(repoRoot, 'include/toa');
+  const inc = join(root, 'include/toa');
   for (const f of readdirSync(inc).sort()) files.push([join(inc, f), `include/toa/${f}`]);
   const hash = createHash('sha256');
   for (const [path, name] of files) hash.update(name).update(readFileSync(path));
@@ -46,6 +48,23 @@ export function buildModule(kernel: Kernel): ModuleBuild {
     rmSync(tmp, { recursive: true, force: true }); // another run finished the same build first
   }
   return { ko, warnings: output.split('\n').filter((l) => /warning/i.test(l)), output };
+}
+
+/**
+ * toa.ko as a git revision had it (for side-by-side benches): its module
+ * sources are taken out of git into a scratch folder and built as above.
+ */
+export function buildModuleAt(kernel: Kernel, rev: string): ModuleBuild {
+  const tmp = mkdtempSync(join(tmpdir(), 'toa-rev-'));
+  try {
+    const tar = spawnSync('git', ['-C', repoRoot, 'archive', '--format=tar', rev, 'kernel-module', 'include/toa'], { maxBuffer: 64 << 20 });
+    if (tar.status !== 0) throw new Error(`git archive ${rev}: ${tar.stderr.toString().trim()}`);
+    const x = spawnSync('tar', ['-x', '-C', tmp], { input: tar.stdout });
+    if (x.status !== 0) throw new Error(`unpacking ${rev}'s module sources: ${x.stderr.toString().trim()}`);
+    return buildModule(kernel, tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** The in-guest helpers written in C (the guest runs host binaries over 9p). Returns name -> path. */

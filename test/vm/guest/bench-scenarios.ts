@@ -15,9 +15,12 @@
  *     each measure first scaled to its cycle's unloaded one by a control
  *     (getpeername() on a Unix socket pair, timed between the batches: the
  *     guest's speed changes between the measures of one cycle too).
+ *   - with TOA_KO_AGAINST (another build of toa.ko, an earlier revision's),
+ *     that module too as a fourth state of each getpeername() cycle: a change
+ *     to the module measured against what it replaces in the same guest.
  * Writes $RESULTS/bench.json.
  *
- * Env: TOA_KO, TOA_SEND, TOA_GPB (getpeername-bench), TOA_LOOP (accept-loop),
+ * Env: TOA_KO, TOA_KO_AGAINST (optional), TOA_SEND, TOA_GPB (getpeername-bench), TOA_LOOP (accept-loop),
  * RESULTS, TOA_BENCH_ROUNDS (default 6), TOA_BENCH_SECONDS (per measure, default 3),
  * TOA_BENCH_CYCLES (getpeername() cycles, default 15).
  */
@@ -26,12 +29,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADDR, createLab } from '../../lab/index.js';
 import { connRate } from '../../bench/conn-rate.js';
-import { dropKernelRsts, insmod, loaded, median, rmmod, send } from './common.js';
+import { dropKernelRsts, insmod, insmodKo, loaded, median, rmmod, send } from './common.js';
 
 const GPB = process.env.TOA_GPB ?? '';
 /** Waits for a server in the guest: an emulated guest on a busy host starts Node slowly. */
 const SLOW = 180_000;
 const LOOP = process.env.TOA_LOOP ?? '';
+const AGAINST = process.env.TOA_KO_AGAINST ?? '';
 const ROUNDS = Number(process.env.TOA_BENCH_ROUNDS ?? 6);
 const SECONDS = Number(process.env.TOA_BENCH_SECONDS ?? 3);
 const TRUST = `trust=${ADDR.lip4}/32,${ADDR.lip6}/128`;
@@ -40,13 +44,14 @@ const GPB_CALLS = 100_000;
 const LEAN_PORT = 8080;
 const NODE_PORT = 80;
 
-type ModuleState = 'without' | 'with' | 'ops';
+type ModuleState = 'without' | 'with' | 'ops' | 'against';
 let state: ModuleState = loaded() ? 'with' : 'without';
 
 function setModule(want: ModuleState): void {
   if (want === state) return;
   if (loaded()) rmmod();
-  if (want !== 'without') assert.equal(insmod(TRUST, ...(want === 'ops' ? ['getname_direct=0'] : [])).code, 0, `insmod (${want})`);
+  if (want === 'against') assert.equal(insmodKo(AGAINST, TRUST).code, 0, `insmod ${AGAINST}`);
+  else if (want !== 'without') assert.equal(insmod(TRUST, ...(want === 'ops' ? ['getname_direct=0'] : [])).code, 0, `insmod (${want})`);
   state = want;
 }
 
@@ -62,14 +67,16 @@ try {
   await lab.startPeerEcho({ port: NODE_PORT, timeoutMs: SLOW });
   // The getpeername() connection too: the writer overwrites any hand-made TOA bound for the VIP, so it writes this one's.
   await lab.attachWriter({ ports: [LEAN_PORT, NODE_PORT, 9000] });
-  const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', String(GPB_CALLS), '-c', String(3 * CYCLES)]);
+  const states = AGAINST ? (['without', 'with', 'ops', 'against'] as const) : (['without', 'with', 'ops'] as const);
+  const gpb = lab.spawn('realserver', [GPB, '-p', '9000', '-n', String(GPB_CALLS), '-c', String(states.length * CYCLES)]);
   await gpb.waitFor(/^listening/m, SLOW);
   const lean = samples();
   const node = samples();
   const ns = samples();
   const nsOps: number[] = [];
-  // The control calls' time (getpeername() on a Unix socket pair) next to each measure of ns and nsOps.
-  const ctl = { without: [] as number[], with: [] as number[], ops: [] as number[] };
+  const nsAgainst: number[] = [];
+  // The control calls' time (getpeername() on a Unix socket pair) next to each measure of ns, nsOps and nsAgainst.
+  const ctl = { without: [] as number[], with: [] as number[], ops: [] as number[], against: [] as number[] };
   const peers = new Set<string>();
   const getpeername = async (): Promise<{ ns: number; ctlNs: number }> => {
     const g = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, '', 'ack', ['-r', '', '-t', '30000']);
@@ -89,26 +96,29 @@ try {
     }
   }
   for (let cycle = 0; cycle < CYCLES; cycle++) {
-    // The three states in a rotating order, so that none always comes first after a reload.
-    const order = (['without', 'with', 'ops'] as const).map((_, i, a) => a[(i + cycle) % 3]);
+    // The states in a rotating order, so that none always comes first after a reload.
+    const order = states.map((_, i, a) => a[(i + cycle) % a.length]);
     for (const key of order) {
       setModule(key);
       const v = await getpeername();
       if (key === 'ops') nsOps.push(v.ns);
+      else if (key === 'against') nsAgainst.push(v.ns);
       else ns[key].push(v.ns);
       ctl[key].push(v.ctlNs);
     }
   }
   setModule('without');
   // The rewritten paths were measured: with the module the bench's connections showed their TOA client.
-  for (const key of ['with', 'ops']) assert.ok([...peers].some((p) => p.startsWith(`${key} ::ffff:${ADDR.client4}:`)), [...peers].join(', '));
+  for (const key of states.slice(1)) assert.ok([...peers].some((p) => p.startsWith(`${key} ::ffff:${ADDR.client4}:`)), [...peers].join(', '));
   const ratio = (s: Samples): number => Number((median(s.with) / median(s.without)).toFixed(3));
   // Each round measured both states within seconds: its own ratio escapes the guest's drift between rounds.
   const paired = (s: Samples): number => Number(median(s.with.map((x, i) => x / s.without[i])).toFixed(3));
   // Per-cycle differences, each measure first brought to the speed of its cycle's unloaded one by the
   // control's ratio c / ctl.without (raw: c = ctl.without, no scaling).
+  const scaled = (xs: number[], c: number[]): number[] => xs.map((x, i) => (x * ctl.without[i]) / c[i]);
   const overhead = (xs: number[], c: number[]): number =>
-    Number(median(xs.map((x, i) => (x * ctl.without[i]) / c[i] - ns.without[i])).toFixed(1));
+    Number(median(scaled(xs, c).map((x, i) => x - ns.without[i])).toFixed(1));
+  const nsWith = scaled(ns.with, ctl.with);
   const out = {
     rounds: ROUNDS,
     seconds: SECONDS,
@@ -123,9 +133,17 @@ try {
       opsOverhead: overhead(nsOps, ctl.ops),
       rawOpsOverhead: overhead(nsOps, ctl.without),
       cycles: CYCLES,
+      // The other build: its own overhead, and what this build saves on it cycle by cycle (both scaled).
+      against: AGAINST
+        ? {
+            ns: Number(median(nsAgainst).toFixed(1)),
+            overhead: overhead(nsAgainst, ctl.against),
+            saved: Number(median(scaled(nsAgainst, ctl.against).map((x, i) => x - nsWith[i])).toFixed(1)),
+          }
+        : undefined,
     },
     peers: [...peers],
-    raw: { lean, node, ns, nsOps, ctl },
+    raw: { lean, node, ns, nsOps, nsAgainst, ctl },
   };
   writeFileSync(join(process.env.RESULTS ?? '/tmp', 'bench.json'), JSON.stringify(out, null, 1));
   process.stdout.write(`${JSON.stringify(out)}\n`);

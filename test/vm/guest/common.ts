@@ -21,7 +21,12 @@ export function loaded(): boolean {
 
 /** busybox's insmod: the host userland has no kmod. */
 export function insmod(...params: string[]): { code: number; out: string } {
-  return sh(['busybox', 'insmod', KO, ...params]);
+  return insmodKo(KO, ...params);
+}
+
+/** The same with another build of the module (a bench's earlier revision). */
+export function insmodKo(ko: string, ...params: string[]): { code: number; out: string } {
+  return sh(['busybox', 'insmod', ko, ...params]);
 }
 
 export function rmmod(): void {
