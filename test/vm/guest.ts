@@ -205,12 +205,13 @@ export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<Gues
   // getpeername() oopsed a 6.12 guest (int3 at inet_getname+5) within a second, with no module loaded;
   // single-threaded, 140 toggles over 240 s were clean. The guest stays SMP (2 vCPUs, interleaved).
   const accel = process.env.TOA_VM_ACCEL ?? 'tcg,thread=single';
+  // TOA_VM_APPEND: more kernel parameters (e.g. nokaslr, for benches that compare boots).
   // loglevel=5: a soft lockup's registers and stack come at the default level (4), which 4 would hide.
   const args = [
     '-accel', accel, '-cpu', process.env.TOA_VM_CPU ?? 'max',
     '-m', String(opts.memoryMB ?? 2048), '-smp', String(opts.cpus ?? 2),
     '-kernel', kernel.vmlinuz, '-initrd', initrd,
-    '-append', 'console=ttyS0 rdinit=/init panic=-1 quiet loglevel=5 random.trust_cpu=on',
+    '-append', `console=ttyS0 rdinit=/init panic=-1 quiet loglevel=5 random.trust_cpu=on ${process.env.TOA_VM_APPEND ?? ''}`.trim(),
     '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none',
     '-device', 'virtio-rng-pci',
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
