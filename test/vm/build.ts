@@ -55,16 +55,26 @@ export function buildModule(kernel: Kernel, root = repoRoot): ModuleBuild {
  * sources are taken out of git into a scratch folder and built as above.
  */
 export function buildModuleAt(kernel: Kernel, rev: string): ModuleBuild {
+  // The commit's hash, never the argument itself: a revision starting with '-' would be an option to git archive.
+  const commit = run('git', ['-C', repoRoot, 'rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`], `no commit ${rev}`)
+    .toString()
+    .trim();
   const tmp = mkdtempSync(join(tmpdir(), 'toa-rev-'));
   try {
-    const tar = spawnSync('git', ['-C', repoRoot, 'archive', '--format=tar', rev, 'kernel-module', 'include/toa'], { maxBuffer: 64 << 20 });
-    if (tar.status !== 0) throw new Error(`git archive ${rev}: ${tar.stderr.toString().trim()}`);
-    const x = spawnSync('tar', ['-x', '-C', tmp], { input: tar.stdout });
-    if (x.status !== 0) throw new Error(`unpacking ${rev}'s module sources: ${x.stderr.toString().trim()}`);
+    const tar = run('git', ['-C', repoRoot, 'archive', '--format=tar', commit, 'kernel-module', 'include/toa'], `git archive ${rev}`);
+    run('tar', ['-x', '-C', tmp], `unpacking ${rev}'s module sources`, tar);
     return buildModule(kernel, tmp);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Runs a command to completion; its stdout, or an Error saying what failed and why. */
+function run(cmd: string, args: string[], what: string, input?: Buffer): Buffer {
+  const r = spawnSync(cmd, args, { input, maxBuffer: 64 << 20 });
+  if (r.error) throw new Error(`${what}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${what}: ${r.stderr.toString().trim() || `exit ${r.status}`}`);
+  return r.stdout;
 }
 
 /** The in-guest helpers written in C (the guest runs host binaries over 9p). Returns name -> path. */

@@ -99,8 +99,10 @@ try {
     }
   }
   for (let cycle = 0; cycle < CYCLES; cycle++) {
-    // The states in a rotating order, so that none always comes first after a reload.
+    // The states in a rotating order, reversed every other cycle: none always comes first after a
+    // reload, and none always follows the same state (an insmod after rmmod, or after nothing).
     const order = states.map((_, i, a) => a[(i + cycle) % a.length]);
+    if (cycle % 2) order.reverse();
     for (const key of order) {
       setModule(key);
       const v = await getpeername();
