@@ -96,17 +96,17 @@ enum toa_state {
 struct toa_entry {
 	struct hlist_node node;
 	const struct sock *sk;	/* key; only compared, never dereferenced through here */
-	u8 state;		/* enum toa_state; FOUND published with release */
 	/* The socket's ports as sk_portpair holds them, so toa_entry_matches() compares both in one load. */
 	union {
-		u32 portpair;
+		__portpair portpair;
 		struct {
-			__be16 dport;	/* the peer's (the director's LIP) */
+			__be16 dport;	/* the peer's (the director's LIP): rec.peer_port */
 			u16 num;	/* the socket's own, host order */
 		};
 	};
 	u32 segs_in;		/* the socket's segs_in when the record was made: where scanning starts */
-	struct toa_record rec;
+	struct toa_record rec;	/* at 32: its IPv6 peer address, compared in words, stays 8-aligned */
+	u8 state;		/* enum toa_state; FOUND published with release */
 	struct rcu_head rcu;
 };
 

@@ -33,7 +33,7 @@ static __always_inline void toa_rewrite6(struct sockaddr_in6 *sin6, const struct
 
 		/*
 		 * An IPv4 client on a dual-stack socket: ::ffff:a.b.c.d, as the
-		 * kernel writes it, in four word stores (a memset() of 10 bytes is
+		 * kernel writes it, in word stores (a memset() of 10 bytes is
 		 * a rep stos, slow to start on hardware and a loop under emulation).
 		 */
 		memcpy(&a4, r->addr, 4);

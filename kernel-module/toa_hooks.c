@@ -121,13 +121,13 @@ void toa_on_child(struct sock *child, const struct sk_buff *skb)
 		return;
 	}
 	e->sk = child;
-	e->dport = tcp_hdr(skb)->source;
 	e->num = ntohs(tcp_hdr(skb)->dest);
 	/* tcp_child_process() counts the handshake segment right after this entry, as tcp_segs_in() does. */
 	e->segs_in = tcp_sk(child)->segs_in + max_t(u16, 1, skb_shinfo(skb)->gso_segs);
 	e->rec.version = TOA_RECORD_VERSION;
 	e->rec.peer_family = family;
 	e->rec.peer_port = tcp_hdr(skb)->source;
+	e->dport = e->rec.peer_port;
 	memcpy(e->rec.peer_addr, addr, sizeof(e->rec.peer_addr));
 	if (st == TOA_OK) {
 		fill(e, &a, child);
