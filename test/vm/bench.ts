@@ -7,12 +7,17 @@
  * more than without the module), by the default path and by the ftrace ops
  * path.
  *
- *   tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV]      prints the figures as JSON
+ *   tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV] [--cpus N]      prints the figures as JSON
  *
  * --against REV also loads toa.ko as git revision REV had it in each
  * getpeername() cycle: a change to the module measured against the code it
  * replaces, side by side in one guest (separate runs differ by more than
  * most changes save).
+ *
+ * --cpus N boots the guest with N vCPUs (default 2). qemu runs them all on
+ * one host thread, taking turns, so work on another vCPU stretches the
+ * bench's clock; with 1 there is no other vCPU (the guest's own work still
+ * competes, through its scheduler).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,6 +32,8 @@ type Pair = { with: number; without: number };
 
 export interface VmBench {
   kernel: string;
+  /** the guest's vCPUs */
+  cpus: number;
   rounds: number;
   /** seconds of wrk per measure */
   seconds: number;
@@ -69,7 +76,7 @@ export interface VmBench {
 /** Boots the kernel once and measures; throws with the guest's log when the run fails. */
 export async function benchVm(
   series: Series = '6.1',
-  opts: { rounds?: number; seconds?: number; against?: string } = {},
+  opts: { rounds?: number; seconds?: number; against?: string; cpus?: number } = {},
 ): Promise<VmBench> {
   const kernel = fetchKernel(series);
   const ko = buildModule(kernel).ko;
@@ -83,6 +90,7 @@ export async function benchVm(
       'node_modules/.bin/tsx test/vm/guest/bench-scenarios.ts',
     ].join('\n'),
     timeoutMs: 1_800_000,
+    cpus: opts.cpus,
   });
   const file = join(run.resultsDir, 'bench.json');
   if (run.exitCode !== 0 || !existsSync(file)) {
@@ -93,6 +101,7 @@ export async function benchVm(
   removeRun(run);
   return {
     kernel: kernel.release,
+    cpus: opts.cpus ?? 2,
     rounds: r.rounds,
     seconds: r.seconds,
     lean: r.lean,
@@ -121,17 +130,24 @@ export async function benchModuleRows(series: Series = '6.1'): Promise<Row[]> {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const series = (process.argv[2] ?? '6.1') as Series;
   const args = process.argv.slice(3);
-  const at = args.indexOf('--against');
-  const against = at < 0 ? undefined : args.splice(at, 2)[1];
+  const option = (name: string): { given: boolean; value?: string } => {
+    const at = args.indexOf(name);
+    return at < 0 ? { given: false } : { given: true, value: args.splice(at, 2)[1] };
+  };
+  const against = option('--against');
+  const cpus = option('--cpus');
   const rounds = args[0] === undefined ? undefined : Number(args[0]);
+  const positive = (n: number | undefined): boolean => n === undefined || (Number.isInteger(n) && n > 0);
+  const ncpus = cpus.value === undefined ? undefined : Number(cpus.value);
   if (
     (series !== '6.1' && series !== '6.12') ||
-    (rounds !== undefined && !(Number.isInteger(rounds) && rounds > 0)) ||
+    !positive(rounds) ||
     args.length > 1 ||
-    (at >= 0 && !against)
+    (against.given && !against.value) ||
+    (cpus.given && (ncpus === undefined || !positive(ncpus) || ncpus > 8))
   ) {
-    process.stderr.write('usage: tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV]\n');
+    process.stderr.write('usage: tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV] [--cpus 1-8]\n');
     process.exit(2);
   }
-  console.log(JSON.stringify(await benchVm(series, { rounds, against }), null, 2));
+  console.log(JSON.stringify(await benchVm(series, { rounds, against: against.value, cpus: ncpus }), null, 2));
 }
