@@ -1,6 +1,6 @@
 // Builds toa.ko against an unpacked Debian headers tree, in a copy of the
 // sources per kernel (as DKMS does), so builds for several kernels never mix.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,25 +56,17 @@ export function buildModule(kernel: Kernel, root = repoRoot): ModuleBuild {
  */
 export function buildModuleAt(kernel: Kernel, rev: string): ModuleBuild {
   // The commit's hash, never the argument itself: a revision starting with '-' would be an option to git archive.
-  const commit = run('git', ['-C', repoRoot, 'rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`], `no commit ${rev}`)
-    .toString()
-    .trim();
+  // execFileSync's errors carry the command and its stderr (git's own "Needed a single revision").
+  const quiet = { stdio: 'pipe' as const, maxBuffer: 64 << 20 };
+  const commit = execFileSync('git', ['-C', repoRoot, 'rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`], { ...quiet, encoding: 'utf8' }).trim();
   const tmp = mkdtempSync(join(tmpdir(), 'toa-rev-'));
   try {
-    const tar = run('git', ['-C', repoRoot, 'archive', '--format=tar', commit, 'kernel-module', 'include/toa'], `git archive ${rev}`);
-    run('tar', ['-x', '-C', tmp], `unpacking ${rev}'s module sources`, tar);
+    const tar = execFileSync('git', ['-C', repoRoot, 'archive', '--format=tar', commit, 'kernel-module', 'include/toa'], quiet);
+    execFileSync('tar', ['-x', '-C', tmp], { ...quiet, input: tar });
     return buildModule(kernel, tmp);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-/** Runs a command to completion; its stdout, or an Error saying what failed and why. */
-function run(cmd: string, args: string[], what: string, input?: Buffer): Buffer {
-  const r = spawnSync(cmd, args, { input, maxBuffer: 64 << 20 });
-  if (r.error) throw new Error(`${what}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${what}: ${r.stderr.toString().trim() || `exit ${r.status}`}`);
-  return r.stdout;
 }
 
 /** The in-guest helpers written in C (the guest runs host binaries over 9p). Returns name -> path. */

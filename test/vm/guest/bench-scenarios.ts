@@ -72,11 +72,10 @@ try {
   await gpb.waitFor(/^listening/m, SLOW);
   const lean = samples();
   const node = samples();
-  const ns = samples();
-  const nsOps: number[] = [];
-  const nsAgainst: number[] = [];
-  // The control calls' time (getpeername() on a Unix socket pair) next to each measure of ns, nsOps and nsAgainst.
-  const ctl = { without: [] as number[], with: [] as number[], ops: [] as number[], against: [] as number[] };
+  // getpeername() ns per call by state, and the control's (the same call on a Unix socket pair) beside each.
+  const byState = (): Record<ModuleState, number[]> => ({ without: [], with: [], ops: [], against: [] });
+  const gns = byState();
+  const ctl = byState();
   const peers = new Set<string>();
   const getpeername = async (): Promise<{ ns: number; ctlNs: number }> => {
     const g = await send(lab, 'client', ADDR.client4, ADDR.vip4, 9000, '', 'ack', ['-r', '', '-t', '30000']);
@@ -93,9 +92,7 @@ try {
     for (const key of order) {
       setModule(key);
       const v = await getpeername();
-      if (key === 'ops') nsOps.push(v.ns);
-      else if (key === 'against') nsAgainst.push(v.ns);
-      else ns[key].push(v.ns);
+      gns[key].push(v.ns);
       ctl[key].push(v.ctlNs);
     }
   }
@@ -120,37 +117,36 @@ try {
   const ratio = (s: Samples): number => Number((median(s.with) / median(s.without)).toFixed(3));
   // Each round measured both states within seconds: its own ratio escapes the guest's drift between rounds.
   const paired = (s: Samples): number => Number(median(s.with.map((x, i) => x / s.without[i])).toFixed(3));
-  // Per-cycle differences, each measure first brought to the speed of its cycle's unloaded one by the
-  // control's ratio c / ctl.without (raw: c = ctl.without, no scaling).
-  const scaled = (xs: number[], c: number[]): number[] => xs.map((x, i) => (x * ctl.without[i]) / c[i]);
-  const overhead = (xs: number[], c: number[]): number =>
-    Number(median(scaled(xs, c).map((x, i) => x - ns.without[i])).toFixed(1));
-  const nsWith = scaled(ns.with, ctl.with);
+  // The median per-cycle difference a - b, each measure first brought to the speed of its cycle's
+  // unloaded one by its control's ratio (raw: ctl.without as both controls, no scaling).
+  const difference = (a: ModuleState, ca: number[], b: ModuleState, cb: number[]): number =>
+    Number(median(gns[a].map((x, i) => ((x * ctl.without[i]) / ca[i]) - (gns[b][i] * ctl.without[i]) / cb[i])).toFixed(1));
+  const overhead = (s: ModuleState, c = ctl[s]): number => difference(s, c, 'without', ctl.without);
   const out = {
     rounds: ROUNDS,
     seconds: SECONDS,
     lean: { without: Math.round(median(lean.without)), with: Math.round(median(lean.with)), ratio: ratio(lean), paired: paired(lean) },
     node: { without: Math.round(median(node.without)), with: Math.round(median(node.with)), ratio: ratio(node), paired: paired(node) },
     getpeernameNs: {
-      without: Number(median(ns.without).toFixed(1)),
-      with: Number(median(ns.with).toFixed(1)),
-      overhead: overhead(ns.with, ctl.with),
-      rawOverhead: overhead(ns.with, ctl.without),
-      ops: Number(median(nsOps).toFixed(1)),
-      opsOverhead: overhead(nsOps, ctl.ops),
-      rawOpsOverhead: overhead(nsOps, ctl.without),
+      without: Number(median(gns.without).toFixed(1)),
+      with: Number(median(gns.with).toFixed(1)),
+      overhead: overhead('with'),
+      rawOverhead: overhead('with', ctl.without),
+      ops: Number(median(gns.ops).toFixed(1)),
+      opsOverhead: overhead('ops'),
+      rawOpsOverhead: overhead('ops', ctl.without),
       cycles: CYCLES,
       // The other build: its own overhead, and what this build saves on it cycle by cycle (both scaled).
       against: AGAINST
         ? {
-            ns: Number(median(nsAgainst).toFixed(1)),
-            overhead: overhead(nsAgainst, ctl.against),
-            saved: Number(median(scaled(nsAgainst, ctl.against).map((x, i) => x - nsWith[i])).toFixed(1)),
+            ns: Number(median(gns.against).toFixed(1)),
+            overhead: overhead('against'),
+            saved: difference('against', ctl.against, 'with', ctl.with),
           }
         : undefined,
     },
     peers: [...peers],
-    raw: { lean, node, ns, nsOps, nsAgainst, ctl },
+    raw: { lean, node, ns: { with: gns.with, without: gns.without }, nsOps: gns.ops, nsAgainst: gns.against, ctl },
   };
   writeFileSync(join(process.env.RESULTS ?? '/tmp', 'bench.json'), JSON.stringify(out, null, 1));
   process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,0 +1,24 @@
+/**
+ * `tsx test/vm/bench.ts`'s arguments: anything it cannot use is refused with
+ * the usage line before a kernel is fetched or a guest booted.
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { expect, test } from 'vitest';
+
+const repo = join(import.meta.dirname, '../..');
+
+test.each([
+  [['6.2']],
+  [['6.1', '0']],
+  [['6.1', '3', '4']],
+  [['6.1', '--against']],
+  [['6.1', '--cpus']],
+  [['6.1', '--cpus', '0']],
+  [['6.1', '--cpus', '9']],
+  [['6.1', '--cpus', 'two']],
+])('bench.ts %j: usage, exit 2', (args) => {
+  const r = spawnSync(join(repo, 'node_modules/.bin/tsx'), ['test/vm/bench.ts', ...args], { cwd: repo, encoding: 'utf8', timeout: 60_000 });
+  expect(r.stderr).toContain('usage: tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV] [--cpus 1-8]');
+  expect(r.status).toBe(2);
+});
