@@ -14,7 +14,7 @@ const sections: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   director: { title: 'Director: TOA writer attached vs detached; whole FullNAT + TOA vs plain NAT', run: () => benchDirector() },
   synproxy: { title: 'Director behind SYNPROXY (--rs-dev) vs plain FullNAT + writer: a spoofed SYN flood, and the connection rate', run: () => benchSynproxy() },
   realserver: { title: 'Real-server eBPF path: attached vs detached (director writer on)', run: () => benchRealserver() },
-  vm: { title: 'toa.ko in a Debian 6.1 guest (qemu TCG): module loaded vs not', run: () => benchModuleRows('6.1') },
+  vm: { title: 'toa.ko in a Debian 6.1 guest (qemu TCG, its clock counting instructions): module loaded vs not', run: () => benchModuleRows('6.1') },
   node: { title: 'node-toa: first peer() per connection, and Express throughput', run: () => benchNode() },
 };
 

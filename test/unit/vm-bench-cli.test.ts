@@ -16,9 +16,12 @@ test.each([
   [['6.1', '--cpus']],
   [['6.1', '--cpus', '0']],
   [['6.1', '--cpus', '9']],
-  [['6.1', '--cpus', 'two']],
+  [['6.1', '--realtime', '--cpus', 'two']],
+  [['6.1', '--realtime', '--cpus', '0']],
+  // The instruction clock runs one vCPU: more needs --realtime.
+  [['6.1', '--cpus', '2']],
 ])('bench.ts %j: usage, exit 2', (args) => {
   const r = spawnSync(join(repo, 'node_modules/.bin/tsx'), ['test/vm/bench.ts', ...args], { cwd: repo, encoding: 'utf8', timeout: 60_000 });
-  expect(r.stderr).toContain('usage: tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV] [--cpus 1-8]');
+  expect(r.stderr).toContain('usage: tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV] [--realtime [--cpus 1-8]]');
   expect(r.status).toBe(2);
 });

@@ -25,6 +25,13 @@ export interface GuestOptions {
   timeoutMs?: number;
   memoryMB?: number;
   cpus?: number;
+  /**
+   * The guest's clock counts instructions (qemu -icount shift=0: 1 ns per instruction executed;
+   * idle time passes at the host's pace), so what the guest times no longer depends on the host's
+   * speed: a bench's figures repeat to a fraction of a percent. One vCPU only: qemu 7.2 hangs
+   * bringing up a second under icount ("Booting SMP configuration").
+   */
+  icount?: boolean;
   /** Modules loaded at boot besides GUEST_MODULES (with their dependencies), e.g. ip_vs. */
   extraModules?: string[];
   /** Live console lines (for debugging: TOA_VM_VERBOSE=1). */
@@ -192,6 +199,7 @@ function sweepRuns(): void {
 
 /** Boots the kernel, runs the script, powers off; never throws for a guest failure (see the result). */
 export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<GuestRun> {
+  if (opts.icount && (opts.cpus ?? 2) !== 1) throw new Error('runGuest: icount needs cpus: 1 (qemu 7.2 hangs bringing up a second vCPU under it)');
   sweepRuns();
   const runDir = join(cacheRoot, 'runs', `${kernel.release}-${process.pid}-${Date.now().toString(36)}`);
   const resultsDir = join(runDir, 'results');
@@ -214,6 +222,7 @@ export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<Gues
     '-append', `console=ttyS0 rdinit=/init panic=-1 quiet loglevel=5 random.trust_cpu=on ${process.env.TOA_VM_APPEND ?? ''}`.trim(),
     '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none',
     '-device', 'virtio-rng-pci',
+    ...(opts.icount ? ['-icount', 'shift=0'] : []),
     '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs', `local,path=${resultsDir},mount_tag=results,security_model=none`,
   ];

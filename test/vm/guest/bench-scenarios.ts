@@ -10,11 +10,13 @@
  *     through the ftrace ops path (getname_direct=0) that hosts without the
  *     direct call take. These come from their own phase: short cycles of the
  *     three states back to back, so that each cycle's differences are taken
- *     within seconds of each other (the emulated guest's speed drifts twofold
- *     over minutes); the overhead is the median of the per-cycle differences,
- *     each measure first scaled to its cycle's unloaded one by a control
- *     (getpeername() on a Unix socket pair, timed between the batches: the
- *     guest's speed changes between the measures of one cycle too).
+ *     within seconds of each other; the overhead is the median of the
+ *     per-cycle differences, each measure first scaled to its cycle's
+ *     unloaded one by a control (getpeername() on a Unix socket pair, timed
+ *     between the batches). On the instruction clock (test/vm/bench.ts's
+ *     default) every cycle gives the same figures and the control's scaling
+ *     changes nothing; on the host's clock the emulated guest's speed drifts
+ *     twofold over minutes, and within a cycle too.
  *   - with TOA_KO_AGAINST (another build of toa.ko, an earlier revision's),
  *     that module too as a fourth state of each getpeername() cycle: a change
  *     to the module measured against what it replaces in the same guest.
