@@ -10,11 +10,12 @@
  *   tsx test/vm/bench.ts [6.1|6.12] [rounds] [--against REV] [--realtime [--cpus N]]   prints the figures as JSON
  *
  * By default the guest's clock counts instructions (qemu icount, one vCPU):
- * a "ns" is one instruction executed, and the figures repeat to a fraction
- * of a percent from run to run, where the host's clock (--realtime) makes
- * the emulated guest's speed drift by tens of percent, in steps, within one
- * run. Instructions are what the emulator can measure: it models no caches,
- * so neither clock shows what a cache miss costs.
+ * while the guest runs, a "ns" is one instruction executed (idle time passes
+ * at the host's pace), and the figures repeat to a fraction of a percent
+ * from run to run, where the host's clock (--realtime) makes the emulated
+ * guest's speed drift by tens of percent, in steps, within one run.
+ * Instructions are what the emulator can count: it models no caches, so
+ * neither clock shows what a cache miss costs on hardware.
  *
  * --against REV also loads toa.ko as git revision REV had it in each
  * getpeername() cycle: a change to the module measured against the code it
@@ -146,7 +147,14 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(3);
   const option = (name: string): { given: boolean; value?: string } => {
     const at = args.indexOf(name);
-    return at < 0 ? { given: false } : { given: true, value: args.splice(at, 2)[1] };
+    if (at < 0) return { given: false };
+    // Another option is no value: `--against --realtime` lacks its revision.
+    const value = args[at + 1];
+    if (value === undefined || value.startsWith('-')) {
+      args.splice(at, 1);
+      return { given: true };
+    }
+    return { given: true, value: args.splice(at, 2)[1] };
   };
   const against = option('--against');
   const cpus = option('--cpus');

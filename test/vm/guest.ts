@@ -197,9 +197,36 @@ function sweepRuns(): void {
   }
 }
 
+/** qemu's command line for a guest run (no side effects: runGuest's first check). */
+export function qemuArgs(kernel: Pick<Kernel, 'vmlinuz'>, initrd: string, resultsDir: string, opts: Omit<GuestOptions, 'script'>): string[] {
+  const cpus = opts.cpus ?? 2;
+  if (opts.icount && cpus !== 1) throw new Error('runGuest: icount needs cpus: 1 (qemu 7.2 hangs bringing up a second vCPU under it)');
+  // One host thread for all vCPUs: qemu 7.2's multi-threaded TCG runs stale code after the kernel patches
+  // its text under load. Toggling the stock function tracer on inet_getname while six threads call
+  // getpeername() oopsed a 6.12 guest (int3 at inet_getname+5) within a second, with no module loaded;
+  // single-threaded, 140 toggles over 240 s were clean. The guest stays SMP (2 vCPUs, interleaved),
+  // but for the bench's instruction clock (one vCPU).
+  const accel = process.env.TOA_VM_ACCEL ?? 'tcg,thread=single';
+  // TOA_VM_APPEND: more kernel parameters (e.g. nokaslr, for benches that compare boots).
+  // loglevel=5: a soft lockup's registers and stack come at the default level (4), which 4 would hide.
+  return [
+    '-accel', accel, '-cpu', process.env.TOA_VM_CPU ?? 'max',
+    '-m', String(opts.memoryMB ?? 2048), '-smp', String(cpus),
+    '-kernel', kernel.vmlinuz, '-initrd', initrd,
+    '-append', `console=ttyS0 rdinit=/init panic=-1 quiet loglevel=5 random.trust_cpu=on ${process.env.TOA_VM_APPEND ?? ''}`.trim(),
+    '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none',
+    '-device', 'virtio-rng-pci',
+    // sleep stays on: an idle guest's time passes at the host's pace, so waits on the host's 9p
+    // replies do not jump the guest's timers (its 180 s timeouts) forward.
+    ...(opts.icount ? ['-icount', 'shift=0'] : []),
+    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs', `local,path=${resultsDir},mount_tag=results,security_model=none`,
+  ];
+}
+
 /** Boots the kernel, runs the script, powers off; never throws for a guest failure (see the result). */
 export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<GuestRun> {
-  if (opts.icount && (opts.cpus ?? 2) !== 1) throw new Error('runGuest: icount needs cpus: 1 (qemu 7.2 hangs bringing up a second vCPU under it)');
+  qemuArgs(kernel, '', '', opts); // refuses what qemu cannot run before anything is written
   sweepRuns();
   const runDir = join(cacheRoot, 'runs', `${kernel.release}-${process.pid}-${Date.now().toString(36)}`);
   const resultsDir = join(runDir, 'results');
@@ -208,24 +235,7 @@ export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<Gues
   const initrd = join(runDir, 'initrd.cpio');
   writeFileSync(initrd, initramfs(kernel, { REPO: repoRoot, RESULTS: resultsDir }, opts.extraModules));
 
-  // One host thread for all vCPUs: qemu 7.2's multi-threaded TCG runs stale code after the kernel patches
-  // its text under load. Toggling the stock function tracer on inet_getname while six threads call
-  // getpeername() oopsed a 6.12 guest (int3 at inet_getname+5) within a second, with no module loaded;
-  // single-threaded, 140 toggles over 240 s were clean. The guest stays SMP (2 vCPUs, interleaved).
-  const accel = process.env.TOA_VM_ACCEL ?? 'tcg,thread=single';
-  // TOA_VM_APPEND: more kernel parameters (e.g. nokaslr, for benches that compare boots).
-  // loglevel=5: a soft lockup's registers and stack come at the default level (4), which 4 would hide.
-  const args = [
-    '-accel', accel, '-cpu', process.env.TOA_VM_CPU ?? 'max',
-    '-m', String(opts.memoryMB ?? 2048), '-smp', String(opts.cpus ?? 2),
-    '-kernel', kernel.vmlinuz, '-initrd', initrd,
-    '-append', `console=ttyS0 rdinit=/init panic=-1 quiet loglevel=5 random.trust_cpu=on ${process.env.TOA_VM_APPEND ?? ''}`.trim(),
-    '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot', '-nic', 'none',
-    '-device', 'virtio-rng-pci',
-    ...(opts.icount ? ['-icount', 'shift=0'] : []),
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
-    '-virtfs', `local,path=${resultsDir},mount_tag=results,security_model=none`,
-  ];
+  const args = qemuArgs(kernel, initrd, resultsDir, opts);
   const started = Date.now();
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let consoleLog = '';

@@ -9,8 +9,9 @@
  * all of them. With toa.ko loaded and a TOA connection the calls take its
  * rewritten path. "ctlNs" is the control: each batch is followed by as many
  * getpeername() calls on a Unix socket pair (the same system call, a getname
- * toa.ko never hooks), fastest batch too: the emulated guest's speed drifts,
- * the control with it, so measures taken apart can be brought to one speed.
+ * toa.ko never hooks), fastest batch too: on the host's clock the emulated
+ * guest's speed drifts, the control with it, so measures taken apart can be
+ * brought to one speed (on the instruction clock both stay put).
  *
  *   getpeername-bench -p PORT [-n COUNT] [-c CONNECTIONS]
  */
