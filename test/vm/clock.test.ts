@@ -41,5 +41,4 @@ describe.skipIf(why)('the guest clock that counts instructions', () => {
     const close = rest.filter((t) => Math.abs(t - mid) / mid < 0.01);
     expect(close.length, `loop times, us: ${us.join(', ')}`).toBeGreaterThanOrEqual(6);
   }, 700_000);
-
 });

@@ -197,7 +197,7 @@ function sweepRuns(): void {
   }
 }
 
-/** qemu's command line for a guest run (no side effects: runGuest's first check). */
+/** qemu's command line for a guest run; throws for a combination qemu cannot run. */
 export function qemuArgs(kernel: Pick<Kernel, 'vmlinuz'>, initrd: string, resultsDir: string, opts: Omit<GuestOptions, 'script'>): string[] {
   const cpus = opts.cpus ?? 2;
   if (opts.icount && cpus !== 1) throw new Error('runGuest: icount needs cpus: 1 (qemu 7.2 hangs bringing up a second vCPU under it)');
@@ -226,16 +226,16 @@ export function qemuArgs(kernel: Pick<Kernel, 'vmlinuz'>, initrd: string, result
 
 /** Boots the kernel, runs the script, powers off; never throws for a guest failure (see the result). */
 export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<GuestRun> {
-  qemuArgs(kernel, '', '', opts); // refuses what qemu cannot run before anything is written
-  sweepRuns();
   const runDir = join(cacheRoot, 'runs', `${kernel.release}-${process.pid}-${Date.now().toString(36)}`);
   const resultsDir = join(runDir, 'results');
+  const initrd = join(runDir, 'initrd.cpio');
+  // First: it refuses what qemu cannot run, before anything is written.
+  const args = qemuArgs(kernel, initrd, resultsDir, opts);
+  sweepRuns();
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, 'guest.sh'), opts.script);
-  const initrd = join(runDir, 'initrd.cpio');
   writeFileSync(initrd, initramfs(kernel, { REPO: repoRoot, RESULTS: resultsDir }, opts.extraModules));
 
-  const args = qemuArgs(kernel, initrd, resultsDir, opts);
   const started = Date.now();
   const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let consoleLog = '';
