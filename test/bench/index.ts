@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- SECTION...]: every benchmark, each as ratios against a
- * baseline measured in the same run. Sections: director, synproxy, realserver, vm, node. Without arguments, all of them.
+ * baseline measured in the same run. Sections: director, fullnat-vm, synproxy, realserver, vm, node. Without arguments, all of them.
  */
 import { labUnavailable } from '../lab/index.js';
 import { benchNode } from '../../node-toa/bench/index.js';
@@ -8,10 +8,12 @@ import { benchDirector } from './director.js';
 import { benchSynproxy } from './synproxy.js';
 import { benchRealserver } from './realserver.js';
 import { benchModuleRows } from '../vm/bench.js';
+import { benchFullnatRows } from '../vm/bench-fullnat.js';
 import { table, type Row } from './stats.js';
 
 const sections: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   director: { title: 'Director: TOA writer attached vs detached; whole FullNAT + TOA vs plain NAT', run: () => benchDirector() },
+  'fullnat-vm': { title: 'FullNAT + TOA vs plain NAT, step by step, in a Debian 6.12 guest (qemu TCG, its clock counting instructions)', run: () => benchFullnatRows('6.12') },
   synproxy: { title: 'Director behind SYNPROXY (--rs-dev) vs plain FullNAT + writer: a spoofed SYN flood, and the connection rate', run: () => benchSynproxy() },
   realserver: { title: 'Real-server eBPF path: attached vs detached (director writer on)', run: () => benchRealserver() },
   vm: { title: 'toa.ko in a Debian 6.1 guest (qemu TCG, its clock counting instructions): module loaded vs not', run: () => benchModuleRows('6.1') },

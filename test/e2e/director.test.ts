@@ -307,6 +307,26 @@ describe.skipIf(why)(`director TOA writer${why ? ` (skipped: ${why})` : ''}`, ()
     return { tc, tcx, clsact: /clsact/.test(qdisc), links: links.filter((l) => l.pinned?.some((p) => p.startsWith(`${lab.pinDir}/`))).length };
   };
 
+  it("Linux's SYN layout (MSS, SACK permitted, Timestamps, NOP, Window scale) passes byte-exact, and a kind of it given to --strip is still stripped", async () => {
+    const linuxSyn = `020405b4` + `0402` + `080a${'11223344'}${'00000000'}` + `01` + `030307`;
+    const synAtServer = async (): Promise<string> => {
+      const cap = await lab.capture('realserver', 'eth0', `tcp port ${PORT}`);
+      const r = await craft(lab, 'client', ADDR.vip4, PORT, { synOpts: linuxSyn });
+      expect(r.code, r.stderr).toBe(0);
+      const { fromClient } = connection(await cap.stop(), r.body.remotePort);
+      return Buffer.from(fromClient.find((s) => s.flags.syn)!.options).toString('hex');
+    };
+    expect(await synAtServer()).toBe(linuxSyn);
+    try {
+      await lab.attachWriter({ ports: [PORT], extraArgs: ['--strip', '4'] });
+      const before = await counters();
+      expect(await synAtServer()).toBe(linuxSyn.replace('0402', '0101'));
+      expect(delta(before, await counters()).forged_stripped).toBe(1);
+    } finally {
+      await lab.attachWriter({ ports: [PORT] });
+    }
+  });
+
   it('attach again is idempotent: one program per direction, new settings, counters kept', async () => {
     const before = await counters();
     await lab.attachWriter({ ports: [PORT], dialects: ['cdn', 'v6-ali'] });

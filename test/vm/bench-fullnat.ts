@@ -1,0 +1,66 @@
+/**
+ * The seed's own figure (FullNAT against NAT), step by step, on the
+ * instruction clock: test/vm/guest/fullnat-steps.ts in a guest whose clock
+ * counts instructions (qemu icount, one vCPU). On the 2-core host the same
+ * rows (`npm run bench director`) move by a tenth from round to round; here
+ * a round repeats to about a percent, so each step's share is a number, not
+ * a range. What it counts is every instruction of the one CPU per connection
+ * (the client, the director and the real server together), not time on
+ * hardware: caches and the host's second core are not in it.
+ *
+ *   tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]   prints the table
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { removeRun, runGuest } from './guest.js';
+import { fetchKernel, repoRoot, type Series } from './kernels.js';
+import { median, row, table, type Row } from '../bench/stats.js';
+import type { Step } from './guest/fullnat-steps.js';
+
+/** Instructions per connection that `feature` adds to `baseline` (rates in connections per guest second, 1 ns = 1 instruction). */
+function perConnection(baseline: number[], feature: number[]): string {
+  const insn = (1 / median(feature) - 1 / median(baseline)) * 1e9;
+  return `${insn >= 0 ? '+' : ''}${(insn / 1000).toFixed(1)} k insn/connection`;
+}
+
+export async function benchFullnatRows(series: Series = '6.12', rounds = 4): Promise<Row[]> {
+  const kernel = fetchKernel(series);
+  execFileSync('make', ['-s', '-C', join(repoRoot, 'test/bench')], { stdio: 'inherit' });
+  const run = await runGuest(kernel, {
+    script: [
+      `export TOA_LOOP='${join(repoRoot, 'test/bench/build/accept-loop')}' TOA_BENCH_ROUNDS=${rounds}`,
+      'node_modules/.bin/tsx test/vm/guest/fullnat-steps.ts',
+    ].join('\n'),
+    cpus: 1,
+    icount: true,
+    timeoutMs: 1_800_000,
+    ...(process.env.TOA_VM_VERBOSE ? { onConsole: (l: string) => process.stderr.write(`${l}\n`) } : {}),
+  });
+  const file = join(run.resultsDir, 'fullnat-steps.json');
+  if (run.exitCode !== 0 || !existsSync(file)) {
+    const log = existsSync(join(run.resultsDir, 'guest.log')) ? readFileSync(join(run.resultsDir, 'guest.log'), 'utf8') : run.console;
+    throw new Error(`FullNAT steps on ${kernel.release} failed (exit ${run.exitCode}, timed out: ${run.timedOut}):\n${log.slice(-4000)}`);
+  }
+  const s = JSON.parse(readFileSync(file, 'utf8')).steps as Record<Step, number[]>;
+  removeRun(run);
+  const step = (name: string, from: Step, to: Step, goal?: string): Row =>
+    row(name, 'c/s', 'higher', { baseline: s[from], feature: s[to] }, [goal, `(${perConnection(s[from], s[to])})`].filter(Boolean).join(' '));
+  return [
+    step(`FullNAT + TOA vs plain NAT on ${kernel.release}: connections/s`, 'nat', 'whole', '>= 0.95'),
+    step('  of it: snat to the LIP (FullNAT, no eBPF)', 'nat', 'fullnat'),
+    step("  of it: the director's writer", 'fullnat', 'writer'),
+    step("  of it: the real server's eBPF path", 'writer', 'whole'),
+  ];
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [series = '6.12', r] = process.argv.slice(2);
+  const rounds = r === undefined ? 4 : Number(r);
+  if ((series !== '6.1' && series !== '6.12') || !Number.isInteger(rounds) || rounds < 1 || process.argv.length > 4) {
+    process.stderr.write('usage: tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]\n');
+    process.exit(2);
+  }
+  process.stdout.write(table('FullNAT + TOA vs plain NAT, step by step (qemu TCG, its clock counting instructions)', await benchFullnatRows(series, rounds)) + '\n');
+}

@@ -1,0 +1,76 @@
+/**
+ * Runs INSIDE the VM guest (test/vm/bench-fullnat.ts): what FullNAT + TOA
+ * costs against plain NAT, one step at a time, in connections per second
+ * (wrk, one request per connection, to the lean C accept loop). Each round
+ * measures, back to back:
+ *   nat      dnat only; the real server routes its replies through the director
+ *   fullnat  dnat + snat to the LIP, no eBPF
+ *   writer   fullnat + the director's TOA writer
+ *   whole    writer + the real server's eBPF path
+ * On the instruction clock every step is the instructions the guest's one
+ * CPU spends per connection (client, director and real server together).
+ * Writes $RESULTS/fullnat-steps.json: each step's connections/s per round.
+ *
+ * Env: RESULTS, TOA_LOOP (accept-loop), TOA_BENCH_ROUNDS (default 4), TOA_BENCH_SECONDS (default 3).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLab } from '../../lab/index.js';
+import { connRate } from '../../bench/conn-rate.js';
+import { interleavedN } from '../../bench/stats.js';
+
+export const STEPS = ['nat', 'fullnat', 'writer', 'whole'] as const;
+export type Step = (typeof STEPS)[number];
+
+const PORT = 8080;
+const ROUNDS = Number(process.env.TOA_BENCH_ROUNDS ?? 4);
+const SECONDS = Number(process.env.TOA_BENCH_SECONDS ?? 3);
+
+async function main(): Promise<void> {
+  const lab = await createLab({ offload: true });
+  try {
+    // In the lab's cgroup, where the real server's eBPF path sees it.
+    const loop = lab.spawn('realserver', [process.env.TOA_LOOP ?? '', String(PORT)], { cgroup: true });
+    await loop.waitFor(/listening/, 180_000);
+    await lab.tuneForLoad();
+    const measure = () => connRate(lab, PORT, SECONDS);
+    const step: Record<Step, () => Promise<number>> = {
+      nat: async () => {
+        await lab.setNat('nat');
+        try {
+          return await measure();
+        } finally {
+          await lab.setNat('fullnat');
+        }
+      },
+      fullnat: measure,
+      writer: async () => {
+        await lab.attachWriter({ ports: [PORT] });
+        try {
+          return await measure();
+        } finally {
+          await lab.detachWriter();
+        }
+      },
+      whole: async () => {
+        await lab.attachWriter({ ports: [PORT] });
+        await lab.attachRealserver();
+        try {
+          return await measure();
+        } finally {
+          await lab.detachRealserver();
+          await lab.detachWriter();
+        }
+      },
+    };
+    // One unmeasured pass: the first connections of a lab pay for cold caches and tables.
+    await connRate(lab, PORT, 1);
+    const samples = await interleavedN(ROUNDS, STEPS.map((s) => step[s]));
+    const out = Object.fromEntries(STEPS.map((s, i) => [s, samples[i]]));
+    writeFileSync(join(process.env.RESULTS ?? '.', 'fullnat-steps.json'), JSON.stringify({ rounds: ROUNDS, seconds: SECONDS, steps: out }));
+  } finally {
+    await lab.destroy();
+  }
+}
+
+await main();
