@@ -86,7 +86,7 @@ async function flood(on: boolean): Promise<FloodResult> {
  * still being retransmitted (SYNPROXY without the writer's TSecr fix) would
  * otherwise stall the next round's first connections for seconds.
  */
-async function settle(lab: Lab, port: number): Promise<void> {
+export async function settle(lab: Lab, port: number): Promise<void> {
   for (let i = 0; i < 75; i++) {
     const out = await lab.execOk('realserver', ['ss', '-Htn', 'state', 'syn-recv', 'state', 'established', 'state', 'close-wait', 'state', 'last-ack', `( sport = :${port} )`]);
     if (!out.trim()) return;

@@ -1,12 +1,13 @@
 /**
- * The seed's own figure (FullNAT against NAT), step by step, on the
- * instruction clock: test/vm/guest/fullnat-steps.ts in a guest whose clock
- * counts instructions (qemu icount, one vCPU). On the 2-core host the same
- * rows (`npm run bench director`) move by a tenth from round to round; here
- * a round repeats to about a percent, so each step's share is a number, not
- * a range. What it counts is every instruction of the one CPU per connection
- * (the client, the director and the real server together), not time on
- * hardware: caches and the host's second core are not in it.
+ * The seed's own figure (FullNAT against NAT) step by step, and what its
+ * SYNPROXY costs when no flood comes, on the instruction clock:
+ * test/vm/guest/fullnat-steps.ts in a guest whose clock counts instructions
+ * (qemu icount, one vCPU). On the 2-core host the same comparisons
+ * (`npm run bench director`, `synproxy`) move by a tenth or more from round
+ * to round; here by a few percent, and each step's median repeats from run
+ * to run to about one. What it counts is every instruction the one CPU
+ * runs per connection (client, director and real server together), not
+ * time on hardware: caches and the host's second core are not in it.
  *
  *   tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]   prints the table
  */
@@ -35,6 +36,7 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 4): Pro
     ].join('\n'),
     cpus: 1,
     icount: true,
+    extraModules: ['nft_synproxy'],
     timeoutMs: 1_800_000,
     ...(process.env.TOA_VM_VERBOSE ? { onConsole: (l: string) => process.stderr.write(`${l}\n`) } : {}),
   });
@@ -52,6 +54,9 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 4): Pro
     step('  of it: snat to the LIP (FullNAT, no eBPF)', 'nat', 'fullnat'),
     step("  of it: the director's writer", 'fullnat', 'writer'),
     step("  of it: the real server's eBPF path", 'writer', 'whole'),
+    step('SYNPROXY + --rs-dev vs FullNAT + writer (no flood): connections/s', 'writer', 'synproxy', '>= 0.95'),
+    step('  SYNPROXY alone (no timestamps, no writer) vs FullNAT alone', 'fullnat', 'bare'),
+    step('  the --rs-dev writer behind it (no timestamps)', 'bare', 'rsdev'),
   ];
 }
 
@@ -62,5 +67,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.stderr.write('usage: tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]\n');
     process.exit(2);
   }
-  process.stdout.write(table('FullNAT + TOA vs plain NAT, step by step (qemu TCG, its clock counting instructions)', await benchFullnatRows(series, rounds)) + '\n');
+  process.stdout.write(table('FullNAT + TOA vs plain NAT step by step, and SYNPROXY with no flood (qemu TCG, its clock counting instructions)', await benchFullnatRows(series, rounds)) + '\n');
 }

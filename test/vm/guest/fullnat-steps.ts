@@ -7,6 +7,12 @@
  *   fullnat  dnat + snat to the LIP, no eBPF
  *   writer   fullnat + the director's TOA writer
  *   whole    writer + the real server's eBPF path
+ *   synproxy the SYNPROXY recipe in front of fullnat, with the writer on
+ *            both devices (--rs-dev); against writer: the seed's second
+ *            feature's cost when no flood comes
+ *   bare     SYNPROXY without timestamps (no TSecr for a writer to fix)
+ *            and without the writer: the kernel's part
+ *   rsdev    bare + the writer on both devices: the writer's part
  * On the instruction clock every step is the instructions the guest's one
  * CPU spends per connection (client, director and real server together).
  * Writes $RESULTS/fullnat-steps.json: each step's connections/s per round.
@@ -18,8 +24,9 @@ import { join } from 'node:path';
 import { createLab } from '../../lab/index.js';
 import { connRate } from '../../bench/conn-rate.js';
 import { interleavedN } from '../../bench/stats.js';
+import { settle } from '../../bench/synproxy.js';
 
-export const STEPS = ['nat', 'fullnat', 'writer', 'whole'] as const;
+export const STEPS = ['nat', 'fullnat', 'writer', 'whole', 'synproxy', 'bare', 'rsdev'] as const;
 export type Step = (typeof STEPS)[number];
 
 const PORT = 8080;
@@ -33,7 +40,21 @@ async function main(): Promise<void> {
     const loop = lab.spawn('realserver', [process.env.TOA_LOOP ?? '', String(PORT)], { cgroup: true });
     await loop.waitFor(/listening/, 180_000);
     await lab.tuneForLoad();
-    const measure = () => connRate(lab, PORT, SECONDS);
+    // Each measure starts with no connection of the one before left on the real server.
+    const measure = async () => {
+      await settle(lab, PORT);
+      return connRate(lab, PORT, SECONDS);
+    };
+    const behindSynproxy = async (timestamp: boolean, writer: boolean): Promise<number> => {
+      await lab.setSynproxy({ timestamp });
+      if (writer) await lab.attachWriter({ ports: [PORT], rsDev: true });
+      try {
+        return await measure();
+      } finally {
+        if (writer) await lab.detachWriter();
+        await lab.setSynproxy(null);
+      }
+    };
     const step: Record<Step, () => Promise<number>> = {
       nat: async () => {
         await lab.setNat('nat');
@@ -62,6 +83,9 @@ async function main(): Promise<void> {
           await lab.detachWriter();
         }
       },
+      synproxy: () => behindSynproxy(true, true),
+      bare: () => behindSynproxy(false, false),
+      rsdev: () => behindSynproxy(false, true),
     };
     // One unmeasured pass: the first connections of a lab pay for cold caches and tables.
     await connRate(lab, PORT, 1);
