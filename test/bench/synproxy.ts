@@ -19,7 +19,7 @@
  */
 import { join } from 'node:path';
 import { ADDR, createLab, extraClient4, REPO_ROOT, type Lab } from '../lab/index.js';
-import { connRate } from './conn-rate.js';
+import { connRate, settle } from './conn-rate.js';
 import { interleaved, row, type Row } from './stats.js';
 
 const HTTP_PORT = 80;
@@ -78,21 +78,6 @@ async function flood(on: boolean): Promise<FloodResult> {
   } finally {
     await lab.destroy();
   }
-}
-
-/**
- * Waits (at most 15 s) until the real server holds no half-open or open
- * connection on port from an earlier variant: a round that ends with SYN-ACKs
- * still being retransmitted (SYNPROXY without the writer's TSecr fix) would
- * otherwise stall the next round's first connections for seconds.
- */
-export async function settle(lab: Lab, port: number): Promise<void> {
-  for (let i = 0; i < 75; i++) {
-    const out = await lab.execOk('realserver', ['ss', '-Htn', 'state', 'syn-recv', 'state', 'established', 'state', 'close-wait', 'state', 'last-ack', `( sport = :${port} )`]);
-    if (!out.trim()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  process.stderr.write(`synproxy bench: connections to port ${port} still open on the real server after 15 s\n`);
 }
 
 export async function benchSynproxy(opts: { rounds?: number; seconds?: number } = {}): Promise<Row[]> {

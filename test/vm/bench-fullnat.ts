@@ -1,13 +1,17 @@
 /**
- * The seed's own figure (FullNAT against NAT) step by step, and what its
+ * The seed's own figure (LVS FullNAT against NAT) step by step, and what its
  * SYNPROXY costs when no flood comes, on the instruction clock:
  * test/vm/guest/fullnat-steps.ts in a guest whose clock counts instructions
  * (qemu icount, one vCPU). On the 2-core host the same comparisons
  * (`npm run bench director`, `synproxy`) move by a tenth or more from round
- * to round; here by a few percent, and each step's median repeats from run
- * to run to about one. What it counts is every instruction the one CPU
- * runs per connection (client, director and real server together), not
- * time on hardware: caches and the host's second core are not in it.
+ * to round. Here a step's per-round ratio still moves by a few percent
+ * (state left by earlier connections), but its median over 6 rounds
+ * repeats from run to run to about one percent. What it counts is every
+ * instruction the one CPU runs per connection (client, director and real
+ * server together), not time on hardware: caches and the host's second core
+ * are not in it. A guest "second" is 1e9 instructions only while the vCPU
+ * is busy (idle time passes at the host's pace); under wrk's 32 connections
+ * it hardly idles (0.3% measured in the toa.ko bench's guest).
  *
  *   tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]   prints the table
  */
@@ -18,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { removeRun, runGuest } from './guest.js';
 import { fetchKernel, repoRoot, type Series } from './kernels.js';
 import { median, row, table, type Row } from '../bench/stats.js';
-import type { Step } from './guest/fullnat-steps.js';
+import { STEPS, type Step } from './guest/fullnat-steps.js';
 
 /** Instructions per connection that `feature` adds to `baseline` (rates in connections per guest second, 1 ns = 1 instruction). */
 function perConnection(baseline: number[], feature: number[]): string {
@@ -26,7 +30,7 @@ function perConnection(baseline: number[], feature: number[]): string {
   return `${insn >= 0 ? '+' : ''}${(insn / 1000).toFixed(1)} k insn/connection`;
 }
 
-export async function benchFullnatRows(series: Series = '6.12', rounds = 4): Promise<Row[]> {
+export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Promise<Row[]> {
   const kernel = fetchKernel(series);
   execFileSync('make', ['-s', '-C', join(repoRoot, 'test/bench')], { stdio: 'inherit' });
   const run = await runGuest(kernel, {
@@ -46,6 +50,8 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 4): Pro
     throw new Error(`FullNAT steps on ${kernel.release} failed (exit ${run.exitCode}, timed out: ${run.timedOut}):\n${log.slice(-4000)}`);
   }
   const s = JSON.parse(readFileSync(file, 'utf8')).steps as Record<Step, number[]>;
+  const missing = STEPS.filter((k) => !s[k]?.length);
+  if (missing.length) throw new Error(`FullNAT steps on ${kernel.release}: no figures for ${missing.join(', ')}`);
   removeRun(run);
   const step = (name: string, from: Step, to: Step, goal?: string): Row =>
     row(name, 'c/s', 'higher', { baseline: s[from], feature: s[to] }, [goal, `(${perConnection(s[from], s[to])})`].filter(Boolean).join(' '));
@@ -62,7 +68,7 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 4): Pro
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const [series = '6.12', r] = process.argv.slice(2);
-  const rounds = r === undefined ? 4 : Number(r);
+  const rounds = r === undefined ? 6 : Number(r);
   if ((series !== '6.1' && series !== '6.12') || !Number.isInteger(rounds) || rounds < 1 || process.argv.length > 4) {
     process.stderr.write('usage: tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]\n');
     process.exit(2);

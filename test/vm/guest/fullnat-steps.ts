@@ -17,27 +17,29 @@
  * CPU spends per connection (client, director and real server together).
  * Writes $RESULTS/fullnat-steps.json: each step's connections/s per round.
  *
- * Env: RESULTS, TOA_LOOP (accept-loop), TOA_BENCH_ROUNDS (default 4), TOA_BENCH_SECONDS (default 3).
+ * Env: RESULTS, TOA_LOOP (accept-loop), TOA_BENCH_ROUNDS (default 6), TOA_BENCH_SECONDS (default 3).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLab } from '../../lab/index.js';
-import { connRate } from '../../bench/conn-rate.js';
+import { connRate, settle } from '../../bench/conn-rate.js';
 import { interleavedN } from '../../bench/stats.js';
-import { settle } from '../../bench/synproxy.js';
 
 export const STEPS = ['nat', 'fullnat', 'writer', 'whole', 'synproxy', 'bare', 'rsdev'] as const;
 export type Step = (typeof STEPS)[number];
 
 const PORT = 8080;
-const ROUNDS = Number(process.env.TOA_BENCH_ROUNDS ?? 4);
+const ROUNDS = Number(process.env.TOA_BENCH_ROUNDS ?? 6);
 const SECONDS = Number(process.env.TOA_BENCH_SECONDS ?? 3);
 
 async function main(): Promise<void> {
+  const loopPath = process.env.TOA_LOOP;
+  if (!loopPath) throw new Error('fullnat-steps: TOA_LOOP (test/bench/build/accept-loop) is not set');
   const lab = await createLab({ offload: true });
   try {
     // In the lab's cgroup, where the real server's eBPF path sees it.
-    const loop = lab.spawn('realserver', [process.env.TOA_LOOP ?? '', String(PORT)], { cgroup: true });
+    const loop = lab.spawn('realserver', [loopPath, String(PORT)], { cgroup: true });
     await loop.waitFor(/listening/, 180_000);
     await lab.tuneForLoad();
     // Each measure starts with no connection of the one before left on the real server.
@@ -97,4 +99,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Run, not imported (bench-fullnat.ts imports its step names).
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
