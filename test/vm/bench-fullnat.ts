@@ -16,10 +16,9 @@
  *   tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]   prints the table
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { removeRun, runGuest } from './guest.js';
+import { guestJson, removeRun, runGuest, verboseConsole } from './guest.js';
 import { fetchKernel, repoRoot, type Series } from './kernels.js';
 import { median, row, table, type Row } from '../bench/stats.js';
 import { STEPS, type Step } from './guest/fullnat-steps.js';
@@ -42,14 +41,9 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Pro
     icount: true,
     extraModules: ['nft_synproxy'],
     timeoutMs: 1_800_000,
-    ...(process.env.TOA_VM_VERBOSE ? { onConsole: (l: string) => process.stderr.write(`${l}\n`) } : {}),
+    ...verboseConsole(),
   });
-  const file = join(run.resultsDir, 'fullnat-steps.json');
-  if (run.exitCode !== 0 || !existsSync(file)) {
-    const log = existsSync(join(run.resultsDir, 'guest.log')) ? readFileSync(join(run.resultsDir, 'guest.log'), 'utf8') : run.console;
-    throw new Error(`FullNAT steps on ${kernel.release} failed (exit ${run.exitCode}, timed out: ${run.timedOut}):\n${log.slice(-4000)}`);
-  }
-  const s = JSON.parse(readFileSync(file, 'utf8')).steps as Record<Step, number[]>;
+  const s = guestJson(run, 'fullnat-steps.json', `FullNAT steps on ${kernel.release}`).steps as Record<Step, number[]>;
   const missing = STEPS.filter((k) => !s[k]?.length);
   if (missing.length) throw new Error(`FullNAT steps on ${kernel.release}: no figures for ${missing.join(', ')}`);
   removeRun(run);

@@ -26,11 +26,10 @@
  * on another vCPU stretches the bench's clock.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildModule, buildModuleAt, buildTools } from './build.js';
-import { removeRun, runGuest } from './guest.js';
+import { guestJson, removeRun, runGuest, verboseConsole } from './guest.js';
 import { row, type Row } from '../bench/stats.js';
 import { fetchKernel, repoRoot, type Series } from './kernels.js';
 
@@ -102,14 +101,9 @@ export async function benchVm(
     timeoutMs: 1_800_000,
     cpus,
     icount: !opts.realtime,
-    ...(process.env.TOA_VM_VERBOSE ? { onConsole: (l: string) => process.stderr.write(`${l}\n`) } : {}),
+    ...verboseConsole(),
   });
-  const file = join(run.resultsDir, 'bench.json');
-  if (run.exitCode !== 0 || !existsSync(file)) {
-    const log = existsSync(join(run.resultsDir, 'guest.log')) ? readFileSync(join(run.resultsDir, 'guest.log'), 'utf8') : run.console;
-    throw new Error(`VM bench on ${kernel.release} failed (exit ${run.exitCode}, timed out: ${run.timedOut}):\n${log.slice(-4000)}`);
-  }
-  const r = JSON.parse(readFileSync(file, 'utf8'));
+  const r = guestJson(run, 'bench.json', `VM bench on ${kernel.release}`);
   removeRun(run);
   return {
     kernel: kernel.release,

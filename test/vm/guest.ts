@@ -280,6 +280,24 @@ export async function runGuest(kernel: Kernel, opts: GuestOptions): Promise<Gues
   };
 }
 
+/**
+ * A bench's JSON result from the guest's results folder; throws with the tail of the guest's
+ * log (or its console) when the script failed or wrote nothing. what names the run in the error.
+ */
+export function guestJson(run: GuestRun, name: string, what: string): any {
+  const file = join(run.resultsDir, name);
+  if (run.exitCode !== 0 || !existsSync(file)) {
+    const log = existsSync(join(run.resultsDir, 'guest.log')) ? readFileSync(join(run.resultsDir, 'guest.log'), 'utf8') : run.console;
+    throw new Error(`${what} failed (exit ${run.exitCode}, timed out: ${run.timedOut}):\n${log.slice(-4000)}`);
+  }
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/** The guest's console on stderr as it comes, when TOA_VM_VERBOSE is set (GuestOptions.onConsole). */
+export function verboseConsole(): Pick<GuestOptions, 'onConsole'> {
+  return process.env.TOA_VM_VERBOSE ? { onConsole: (l: string) => process.stderr.write(`${l}\n`) } : {};
+}
+
 /** Removes a run's folder (results and initramfs, ~20 MB): after a run that passed. */
 export function removeRun(run: GuestRun): void {
   rmSync(join(run.resultsDir, '..'), { recursive: true, force: true });
