@@ -23,26 +23,16 @@
  * the LIP + the writer + the real server's eBPF path), interleaved.
  */
 import { join } from 'node:path';
-import { ADDR, createLab, REPO_ROOT, type Lab } from '../lab/index.js';
+import { createLab, REPO_ROOT } from '../lab/index.js';
+import { bulkRate, CLAMPED_MSS, IPERF_PORT, startIperf } from './bulk.js';
 import { connRate } from './conn-rate.js';
 import { interleaved, interleavedN, row, type Row } from './stats.js';
 
 const HTTP_PORT = 8080;
-const IPERF_PORT = 5201;
-/** The lab's MTU 1500 gives MSS 1460 (IPv4) and 1440 (IPv6); the writer takes the default dialects' room (8, 20). */
-const CLAMPED_MSS = { v4: 1460 - 8, v6: 1440 - 20 };
 
 export interface DirectorBenchOptions {
   rounds?: number;
   seconds?: number;
-}
-
-/** iperf3 through the VIP: bits per second received, upload (client sends) or download. */
-async function bulk(lab: Lab, seconds: number, download: boolean): Promise<number> {
-  const out = await lab.execOk('client', [
-    'iperf3', '-c', ADDR.vip4, '-p', String(IPERF_PORT), '-t', String(seconds), '-J', ...(download ? ['-R'] : []),
-  ], { timeoutMs: (seconds + 30) * 1000 });
-  return JSON.parse(out).end.sum_received.bits_per_second as number;
 }
 
 export async function benchDirector(opts: DirectorBenchOptions = {}): Promise<Row[]> {
@@ -61,8 +51,7 @@ async function benchLab(offload: boolean, rounds: number, seconds: number): Prom
     const http = lab.spawn('realserver', [join(REPO_ROOT, 'test/bench/build/accept-loop'), String(HTTP_PORT)], { cgroup: true });
     await http.waitFor(/listening/);
     await lab.tuneForLoad();
-    const iperf = lab.spawn('realserver', ['iperf3', '-s', '--forceflush', '-p', String(IPERF_PORT)], { cgroup: true });
-    await iperf.waitFor(/listening/i);
+    await startIperf(lab);
     const attached = async (f: () => Promise<number>): Promise<number> => {
       await lab.attachWriter({ ports: [HTTP_PORT, IPERF_PORT] });
       try {
@@ -80,14 +69,14 @@ async function benchLab(offload: boolean, rounds: number, seconds: number): Prom
       }
     };
     if (!offload) {
-      const f = () => bulk(lab, seconds, false);
+      const f = () => bulkRate(lab, seconds, false);
       return [row('no checksum offload: bulk upload, the writer at the same MSS', 'b/s', 'higher', await interleaved(rounds, () => sameMss(f), () => attached(f)), '>= 0.98')];
     }
     const conn = await interleaved(rounds, () => connRate(lab, HTTP_PORT, seconds), () => attached(() => connRate(lab, HTTP_PORT, seconds)));
     const rows = [row('director: connections/s (wrk, Connection: close)', 'c/s', 'higher', conn, '>= 0.97')];
     for (const download of [false, true]) {
       const what = download ? 'bulk download (iperf3 -R)' : 'bulk upload (iperf3)';
-      const f = () => bulk(lab, seconds, download);
+      const f = () => bulkRate(lab, seconds, download);
       const [plain, mssOnly, writer] = await interleavedN(rounds, [f, () => sameMss(f), () => attached(f)]);
       rows.push(
         row(`director: ${what}`, 'b/s', 'higher', { baseline: plain, feature: writer }, '>= 0.98'),
@@ -116,8 +105,8 @@ async function benchLab(offload: boolean, rounds: number, seconds: number): Prom
     const versus = (f: () => Promise<number>) => interleaved(rounds, () => plainNat(f), () => wholeFullNat(f));
     rows.push(
       row('FullNAT + TOA vs plain NAT: connections/s', 'c/s', 'higher', await versus(() => connRate(lab, HTTP_PORT, seconds)), '>= 0.95'),
-      row('FullNAT + TOA vs plain NAT: bulk upload', 'b/s', 'higher', await versus(() => bulk(lab, seconds, false)), '>= 0.97'),
-      row('FullNAT + TOA vs plain NAT: bulk download', 'b/s', 'higher', await versus(() => bulk(lab, seconds, true)), '>= 0.97'),
+      row('FullNAT + TOA vs plain NAT: bulk upload', 'b/s', 'higher', await versus(() => bulkRate(lab, seconds, false)), '>= 0.97'),
+      row('FullNAT + TOA vs plain NAT: bulk download', 'b/s', 'higher', await versus(() => bulkRate(lab, seconds, true)), '>= 0.97'),
     );
     return rows;
   } finally {

@@ -13,7 +13,7 @@ import { table, type Row } from './stats.js';
 
 const sections: Record<string, { title: string; run: () => Promise<Row[]> }> = {
   director: { title: 'Director: TOA writer attached vs detached; whole FullNAT + TOA vs plain NAT', run: () => benchDirector() },
-  'fullnat-vm': { title: 'FullNAT + TOA vs plain NAT step by step, and SYNPROXY with no flood, in a Debian 6.12 guest (qemu TCG, its clock counting instructions)', run: () => benchFullnatRows('6.12') },
+  'fullnat-vm': { title: 'FullNAT + TOA vs plain NAT step by step (connections, bulk), and SYNPROXY with no flood, in a Debian 6.12 guest (qemu TCG, its clock counting instructions)', run: () => benchFullnatRows('6.12') },
   synproxy: { title: 'Director behind SYNPROXY (--rs-dev) vs plain FullNAT + writer: a spoofed SYN flood, and the connection rate', run: () => benchSynproxy() },
   realserver: { title: 'Real-server eBPF path: attached vs detached (director writer on)', run: () => benchRealserver() },
   vm: { title: 'toa.ko in a Debian 6.1 guest (qemu TCG, its clock counting instructions): module loaded vs not', run: () => benchModuleRows('6.1') },

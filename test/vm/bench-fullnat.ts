@@ -1,7 +1,8 @@
 /**
  * The seed's own figure (LVS FullNAT against NAT) step by step, and what its
  * SYNPROXY costs when no flood comes, on the instruction clock:
- * test/vm/guest/fullnat-steps.ts in a guest whose clock counts instructions
+ * test/vm/guest/fullnat-steps.ts (connections) and bulk-steps.ts (iperf3
+ * both ways) in a guest whose clock counts instructions
  * (qemu icount, one vCPU). On the 2-core host the same comparisons
  * (`npm run bench director`, `synproxy`) move by a tenth or more from round
  * to round. Here a step's per-round ratio still moves by a few percent
@@ -11,7 +12,8 @@
  * server together), not time on hardware: caches and the host's second core
  * are not in it. A guest "second" is 1e9 instructions only while the vCPU
  * is busy (idle time passes at the host's pace); under wrk's 32 connections
- * it hardly idles (0.3% measured in the toa.ko bench's guest).
+ * it hardly idles (0.3% measured in the toa.ko bench's guest), nor under
+ * iperf3. Six rounds take about half an hour.
  *
  *   tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]   prints the table
  */
@@ -22,11 +24,19 @@ import { guestJson, removeRun, runGuest, verboseConsole } from './guest.js';
 import { fetchKernel, repoRoot, type Series } from './kernels.js';
 import { median, row, table, type Row } from '../bench/stats.js';
 import { STEPS, type Step } from './guest/fullnat-steps.js';
+import { BULK_STEPS, DIRECTIONS, type BulkStep, type Direction } from './guest/bulk-steps.js';
+import { CLAMPED_MSS } from '../bench/bulk.js';
 
 /** Instructions per connection that `feature` adds to `baseline` (rates in connections per guest second, 1 ns = 1 instruction). */
 function perConnection(baseline: number[], feature: number[]): string {
   const insn = (1 / median(feature) - 1 / median(baseline)) * 1e9;
   return `${insn >= 0 ? '+' : ''}${(insn / 1000).toFixed(1)} k insn/connection`;
+}
+
+/** Instructions per KiB transferred that `feature` adds to `baseline` (rates in bits per guest second). */
+function perKiB(baseline: number[], feature: number[]): string {
+  const insn = (8192 / median(feature) - 8192 / median(baseline)) * 1e9;
+  return `${insn >= 0 ? '+' : ''}${insn.toFixed(0)} insn/KiB`;
 }
 
 export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Promise<Row[]> {
@@ -35,17 +45,21 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Pro
   const run = await runGuest(kernel, {
     script: [
       `export TOA_LOOP='${join(repoRoot, 'test/bench/build/accept-loop')}' TOA_BENCH_ROUNDS=${rounds}`,
-      'node_modules/.bin/tsx test/vm/guest/fullnat-steps.ts',
+      'node_modules/.bin/tsx test/vm/guest/fullnat-steps.ts || exit',
+      'node_modules/.bin/tsx test/vm/guest/bulk-steps.ts',
     ].join('\n'),
     cpus: 1,
     icount: true,
     extraModules: ['nft_synproxy'],
-    timeoutMs: 1_800_000,
+    timeoutMs: 3_600_000,
     ...verboseConsole(),
   });
   const s = guestJson(run, 'fullnat-steps.json', `FullNAT steps on ${kernel.release}`).steps as Record<Step, number[]>;
   const missing = STEPS.filter((k) => !s[k]?.length);
   if (missing.length) throw new Error(`FullNAT steps on ${kernel.release}: no figures for ${missing.join(', ')}`);
+  const b = guestJson(run, 'bulk-steps.json', `bulk steps on ${kernel.release}`).directions as Record<Direction, Record<BulkStep, number[]>>;
+  const noBulk = DIRECTIONS.flatMap((d) => BULK_STEPS.filter((k) => !b[d]?.[k]?.length).map((k) => `${d} ${k}`));
+  if (noBulk.length) throw new Error(`bulk steps on ${kernel.release}: no figures for ${noBulk.join(', ')}`);
   removeRun(run);
   const step = (name: string, from: Step, to: Step, goal?: string): Row =>
     row(name, 'c/s', 'higher', { baseline: s[from], feature: s[to] }, [goal, `(${perConnection(s[from], s[to])})`].filter(Boolean).join(' '));
@@ -57,6 +71,18 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Pro
     step('SYNPROXY + --rs-dev vs FullNAT + writer (no flood): connections/s', 'writer', 'synproxy', '>= 0.95'),
     step('  SYNPROXY alone (no timestamps, no writer) vs FullNAT alone', 'fullnat', 'bare'),
     step('  the --rs-dev writer behind it (no timestamps)', 'bare', 'rsdev'),
+    ...DIRECTIONS.flatMap((d) => {
+      const bulk = (name: string, from: BulkStep, to: BulkStep, goal?: string): Row =>
+        row(name, 'b/s', 'higher', { baseline: b[d][from], feature: b[d][to] }, [goal, `(${perKiB(b[d][from], b[d][to])})`].filter(Boolean).join(' '));
+      return [
+        bulk(`FullNAT + TOA vs plain NAT: bulk ${d} (iperf3)`, 'nat', 'whole', '>= 0.97'),
+        bulk('  of it: snat to the LIP (FullNAT, no eBPF)', 'nat', 'fullnat'),
+        bulk(`director: bulk ${d}, the writer vs none`, 'fullnat', 'writer', '>= 0.98'),
+        bulk(`  of it: MSS ${CLAMPED_MSS.v4} alone (route advmss, no eBPF)`, 'fullnat', 'mss'),
+        bulk('  of it: the writer at the same MSS', 'mss', 'writer', '>= 0.99'),
+        bulk("  the real server's eBPF path", 'writer', 'whole'),
+      ];
+    }),
   ];
 }
 
@@ -67,5 +93,5 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.stderr.write('usage: tsx test/vm/bench-fullnat.ts [6.1|6.12] [rounds]\n');
     process.exit(2);
   }
-  process.stdout.write(table('FullNAT + TOA vs plain NAT step by step, and SYNPROXY with no flood (qemu TCG, its clock counting instructions)', await benchFullnatRows(series, rounds)) + '\n');
+  process.stdout.write(table('FullNAT + TOA vs plain NAT step by step (connections, bulk), and SYNPROXY with no flood (qemu TCG, its clock counting instructions)', await benchFullnatRows(series, rounds)) + '\n');
 }
