@@ -25,6 +25,7 @@
 import { join } from 'node:path';
 import { createLab, REPO_ROOT } from '../lab/index.js';
 import { bulkRate, CLAMPED_MSS, IPERF_PORT, startIperf } from './bulk.js';
+import { labSteps } from './lab-steps.js';
 import { connRate } from './conn-rate.js';
 import { interleaved, interleavedN, row, type Row } from './stats.js';
 
@@ -52,22 +53,7 @@ async function benchLab(offload: boolean, rounds: number, seconds: number): Prom
     await http.waitFor(/listening/);
     await lab.tuneForLoad();
     await startIperf(lab);
-    const attached = async (f: () => Promise<number>): Promise<number> => {
-      await lab.attachWriter({ ports: [HTTP_PORT, IPERF_PORT] });
-      try {
-        return await f();
-      } finally {
-        await lab.detachWriter();
-      }
-    };
-    const sameMss = async (f: () => Promise<number>): Promise<number> => {
-      await lab.routeMss(CLAMPED_MSS);
-      try {
-        return await f();
-      } finally {
-        await lab.routeMss(null);
-      }
-    };
+    const { plainNat, sameMss, writer: attached, whole: wholeFullNat } = labSteps(lab, [HTTP_PORT, IPERF_PORT]);
     if (!offload) {
       const f = () => bulkRate(lab, seconds, false);
       return [row('no checksum offload: bulk upload, the writer at the same MSS', 'b/s', 'higher', await interleaved(rounds, () => sameMss(f), () => attached(f)), '>= 0.98')];
@@ -84,24 +70,6 @@ async function benchLab(offload: boolean, rounds: number, seconds: number): Prom
         row(`  of it: the writer at the same MSS`, 'b/s', 'higher', { baseline: mssOnly, feature: writer }, '>= 0.99'),
       );
     }
-    const plainNat = async (f: () => Promise<number>): Promise<number> => {
-      await lab.setNat('nat');
-      try {
-        return await f();
-      } finally {
-        await lab.setNat('fullnat');
-      }
-    };
-    const wholeFullNat = async (f: () => Promise<number>): Promise<number> => {
-      await lab.attachWriter({ ports: [HTTP_PORT, IPERF_PORT] });
-      await lab.attachRealserver();
-      try {
-        return await f();
-      } finally {
-        await lab.detachRealserver();
-        await lab.detachWriter();
-      }
-    };
     const versus = (f: () => Promise<number>) => interleaved(rounds, () => plainNat(f), () => wholeFullNat(f));
     rows.push(
       row('FullNAT + TOA vs plain NAT: connections/s', 'c/s', 'higher', await versus(() => connRate(lab, HTTP_PORT, seconds)), '>= 0.95'),

@@ -54,10 +54,11 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Pro
     timeoutMs: 3_600_000,
     ...verboseConsole(),
   });
-  const s = guestJson(run, 'fullnat-steps.json', `FullNAT steps on ${kernel.release}`).steps as Record<Step, number[]>;
+  const what = `FullNAT steps (fullnat-steps.ts, then bulk-steps.ts) on ${kernel.release}`;
+  const s = guestJson(run, 'fullnat-steps.json', what).steps as Record<Step, number[]>;
   const missing = STEPS.filter((k) => !s[k]?.length);
   if (missing.length) throw new Error(`FullNAT steps on ${kernel.release}: no figures for ${missing.join(', ')}`);
-  const b = guestJson(run, 'bulk-steps.json', `bulk steps on ${kernel.release}`).directions as Record<Direction, Record<BulkStep, number[]>>;
+  const b = guestJson(run, 'bulk-steps.json', what).directions as Record<Direction, Record<BulkStep, number[]>>;
   const noBulk = DIRECTIONS.flatMap((d) => BULK_STEPS.filter((k) => !b[d]?.[k]?.length).map((k) => `${d} ${k}`));
   if (noBulk.length) throw new Error(`bulk steps on ${kernel.release}: no figures for ${noBulk.join(', ')}`);
   removeRun(run);
@@ -75,7 +76,7 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Pro
       const bulk = (name: string, from: BulkStep, to: BulkStep, goal?: string): Row =>
         row(name, 'b/s', 'higher', { baseline: b[d][from], feature: b[d][to] }, [goal, `(${perKiB(b[d][from], b[d][to])})`].filter(Boolean).join(' '));
       return [
-        bulk(`FullNAT + TOA vs plain NAT: bulk ${d} (iperf3)`, 'nat', 'whole', '>= 0.97'),
+        bulk(`FullNAT + TOA vs plain NAT: bulk ${d} (iperf3${d === 'download' ? ' -R' : ''})`, 'nat', 'whole', '>= 0.97'),
         bulk('  of it: snat to the LIP (FullNAT, no eBPF)', 'nat', 'fullnat'),
         bulk(`director: bulk ${d}, the writer vs none`, 'fullnat', 'writer', '>= 0.98'),
         bulk(`  of it: MSS ${CLAMPED_MSS.v4} alone (route advmss, no eBPF)`, 'fullnat', 'mss'),

@@ -8,8 +8,8 @@
  *            (route advmss, no eBPF): what the smaller segments cost
  *   writer   fullnat + the director's TOA writer (which clamps the SYN-ACK)
  *   whole    writer + the real server's eBPF path
- * On the instruction clock a step's rate is bytes per instruction of the
- * guest's one CPU (client, director and real server together).
+ * Rates are bits per guest second, which on the instruction clock is 1e9
+ * instructions of the guest's one CPU (client, director and real server together).
  * Writes $RESULTS/bulk-steps.json: each direction's steps, bits/s per round.
  *
  * Env: RESULTS, TOA_BENCH_ROUNDS (default 6), TOA_BENCH_SECONDS (default 2: a guest second of
@@ -19,7 +19,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab } from '../../lab/index.js';
-import { bulkRate, CLAMPED_MSS, IPERF_PORT, startIperf } from '../../bench/bulk.js';
+import { bulkRate, IPERF_PORT, startIperf } from '../../bench/bulk.js';
+import { labSteps, type Wrapper } from '../../bench/lab-steps.js';
 import { interleavedN } from '../../bench/stats.js';
 
 export const BULK_STEPS = ['nat', 'fullnat', 'mss', 'writer', 'whole'] as const;
@@ -34,27 +35,12 @@ async function main(): Promise<void> {
   const lab = await createLab({ offload: true });
   try {
     await startIperf(lab);
-    /** Runs f with setup applied, undoing it after. */
-    const within = (setup: () => Promise<void>, undo: () => Promise<void>) => async (f: () => Promise<number>) => {
-      await setup();
-      try {
-        return await f();
-      } finally {
-        await undo();
-      }
-    };
-    const writer = within(() => lab.attachWriter({ ports: [IPERF_PORT] }), () => lab.detachWriter());
-    const realserver = within(() => lab.attachRealserver(), () => lab.detachRealserver());
-    const step: Record<BulkStep, (f: () => Promise<number>) => Promise<number>> = {
-      nat: within(() => lab.setNat('nat'), () => lab.setNat('fullnat')),
-      fullnat: (f) => f(),
-      mss: within(() => lab.routeMss(CLAMPED_MSS), () => lab.routeMss(null)),
-      writer,
-      whole: (f) => writer(() => realserver(f)),
-    };
+    const { plainNat, sameMss, writer, whole } = labSteps(lab, [IPERF_PORT]);
+    const step: Record<BulkStep, Wrapper> = { nat: plainNat, fullnat: (f) => f(), mss: sameMss, writer, whole };
     const variants = DIRECTIONS.flatMap((d) => BULK_STEPS.map((s) => () => step[s](() => bulkRate(lab, SECONDS, d === 'download'))));
-    // One unmeasured pass: the first transfer of a lab pays for cold caches.
+    // One unmeasured pass each way: the first transfers of a lab pay for cold caches.
     await bulkRate(lab, 1, false);
+    await bulkRate(lab, 1, true);
     const samples = await interleavedN(ROUNDS, variants);
     const out = Object.fromEntries(DIRECTIONS.map((d, i) => [d, Object.fromEntries(BULK_STEPS.map((s, j) => [s, samples[i * BULK_STEPS.length + j]]))]));
     writeFileSync(join(process.env.RESULTS ?? '.', 'bulk-steps.json'), JSON.stringify({ rounds: ROUNDS, seconds: SECONDS, directions: out }));

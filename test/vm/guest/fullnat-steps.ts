@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { createLab } from '../../lab/index.js';
 import { connRate, settle } from '../../bench/conn-rate.js';
 import { interleavedN } from '../../bench/stats.js';
+import { labSteps } from '../../bench/lab-steps.js';
 
 export const STEPS = ['nat', 'fullnat', 'writer', 'whole', 'synproxy', 'bare', 'rsdev'] as const;
 export type Step = (typeof STEPS)[number];
@@ -57,34 +58,12 @@ async function main(): Promise<void> {
         await lab.setSynproxy(null);
       }
     };
+    const { plainNat, writer, whole } = labSteps(lab, [PORT]);
     const step: Record<Step, () => Promise<number>> = {
-      nat: async () => {
-        await lab.setNat('nat');
-        try {
-          return await measure();
-        } finally {
-          await lab.setNat('fullnat');
-        }
-      },
+      nat: () => plainNat(measure),
       fullnat: measure,
-      writer: async () => {
-        await lab.attachWriter({ ports: [PORT] });
-        try {
-          return await measure();
-        } finally {
-          await lab.detachWriter();
-        }
-      },
-      whole: async () => {
-        await lab.attachWriter({ ports: [PORT] });
-        await lab.attachRealserver();
-        try {
-          return await measure();
-        } finally {
-          await lab.detachRealserver();
-          await lab.detachWriter();
-        }
-      },
+      writer: () => writer(measure),
+      whole: () => whole(measure),
       synproxy: () => behindSynproxy(true, true),
       bare: () => behindSynproxy(false, false),
       rsdev: () => behindSynproxy(false, true),
