@@ -6,12 +6,12 @@
 import type { Lab } from '../lab/index.js';
 import { CLAMPED_MSS } from './bulk.js';
 
-export type Measure = () => Promise<number>;
-export type Wrapper = (f: Measure) => Promise<number>;
+/** Runs a measure (whatever it returns) in a lab state. */
+export type Wrapper = <T>(f: () => Promise<T>) => Promise<T>;
 
 /** A wrapper that runs setup, the measure, then undo. */
 export function within(setup: () => Promise<void>, undo: () => Promise<void>): Wrapper {
-  return async (f) => {
+  return async <T>(f: () => Promise<T>): Promise<T> => {
     await setup();
     try {
       return await f();
@@ -21,7 +21,7 @@ export function within(setup: () => Promise<void>, undo: () => Promise<void>): W
   };
 }
 
-/** The steps from plain NAT to the whole FullNAT + TOA, for a lab whose app listens on ports. */
+/** The steps from plain NAT to the whole FullNAT + TOA, and SYNPROXY, for a lab whose app listens on ports. */
 export function labSteps(lab: Lab, ports: number[]) {
   const writer = within(() => lab.attachWriter({ ports }), () => lab.detachWriter());
   const realserver = within(() => lab.attachRealserver(), () => lab.detachRealserver());
@@ -32,7 +32,13 @@ export function labSteps(lab: Lab, ports: number[]) {
     sameMss: within(() => lab.routeMss(CLAMPED_MSS), () => lab.routeMss(null)),
     /** The director's writer. */
     writer,
+    /** The real server's eBPF path. */
+    realserver,
     /** The writer and the real server's eBPF path. */
-    whole: ((f) => writer(() => realserver(f))) as Wrapper,
+    whole: (<T>(f: () => Promise<T>) => writer(() => realserver(f))) as Wrapper,
+    /** The SYNPROXY recipe in front of FullNAT; timestamp: whether its cookies carry timestamps. */
+    synproxy: (timestamp = true) => within(() => lab.setSynproxy({ timestamp }), () => lab.setSynproxy(null)),
+    /** The writer on both devices (--rs-dev), as behind SYNPROXY. */
+    rsWriter: within(() => lab.attachWriter({ ports, rsDev: true }), () => lab.detachWriter()),
   };
 }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLab, REPO_ROOT } from '../lab/index.js';
 import { connRate } from './conn-rate.js';
+import { labSteps } from './lab-steps.js';
 import { progCost } from './prog-cost.js';
 import { interleaved, median, row, table, type Row } from './stats.js';
 
@@ -33,14 +34,7 @@ export async function benchRealserver(opts: { rounds?: number; seconds?: number;
     await lab.startPeerEcho({ port: NODE_PORT });
     await lab.attachWriter({ ports: [C_PORT, NODE_PORT] });
     await lab.tuneForLoad();
-    const on = async <T>(f: () => Promise<T>): Promise<T> => {
-      await lab.attachRealserver();
-      try {
-        return await f();
-      } finally {
-        await lab.detachRealserver();
-      }
-    };
+    const on = labSteps(lab, [C_PORT, NODE_PORT]).realserver;
     const measure = (port: number) =>
       interleaved(rounds, () => connRate(lab, port, seconds), () => on(() => connRate(lab, port, seconds)));
     const rows = [

@@ -20,6 +20,7 @@
 import { join } from 'node:path';
 import { ADDR, createLab, extraClient4, REPO_ROOT, type Lab } from '../lab/index.js';
 import { connRate, settle } from './conn-rate.js';
+import { labSteps } from './lab-steps.js';
 import { interleaved, row, type Row } from './stats.js';
 
 const HTTP_PORT = 80;
@@ -105,16 +106,12 @@ export async function benchSynproxy(opts: { rounds?: number; seconds?: number } 
     await http.waitFor(/listening/);
     await lab.tuneForLoad();
     // writer: false measures SYNPROXY alone, to part its own cost from the --rs-dev writer's.
+    const steps = labSteps(lab, [WRK_PORT]);
     const variant = (on: boolean, writer = true, timestamp = true) => async (): Promise<number> => {
       await settle(lab, WRK_PORT);
-      await lab.setSynproxy(on ? { timestamp } : null);
-      if (writer) await lab.attachWriter({ ports: [WRK_PORT], rsDev: on });
-      try {
-        return await connRate(lab, WRK_PORT, seconds);
-      } finally {
-        if (writer) await lab.detachWriter();
-        await lab.setSynproxy(null);
-      }
+      const measure = () => connRate(lab, WRK_PORT, seconds);
+      const withWriter = () => (writer ? (on ? steps.rsWriter : steps.writer)(measure) : measure());
+      return on ? steps.synproxy(timestamp)(withWriter) : withWriter();
     };
     rows.push(row('no flood: connections/s (wrk), SYNPROXY + --rs-dev vs FullNAT + writer', 'c/s', 'higher', await interleaved(rounds, variant(false), variant(true)), '>= 0.95'));
     // The writer's own share, where SYNPROXY's ACK is not rejected without it (no timestamps: no TSecr to get wrong).

@@ -27,16 +27,53 @@ import { STEPS, type Step } from './guest/fullnat-steps.js';
 import { BULK_STEPS, DIRECTIONS, type BulkStep, type Direction } from './guest/bulk-steps.js';
 import { CLAMPED_MSS } from '../bench/bulk.js';
 
-/** Instructions per connection that `feature` adds to `baseline` (rates in connections per guest second, 1 ns = 1 instruction). */
-function perConnection(baseline: number[], feature: number[]): string {
-  const insn = (1 / median(feature) - 1 / median(baseline)) * 1e9;
-  return `${insn >= 0 ? '+' : ''}${(insn / 1000).toFixed(1)} k insn/connection`;
+/** What the guest's step scripts measured: connections/s per step, bits/s per direction and step, per round. */
+export interface StepFigures {
+  steps: Record<Step, number[]>;
+  bulk: Record<Direction, Record<BulkStep, number[]>>;
 }
 
-/** Instructions per KiB transferred that `feature` adds to `baseline` (rates in bits per guest second). */
-function perKiB(baseline: number[], feature: number[]): string {
-  const insn = (8192 / median(feature) - 8192 / median(baseline)) * 1e9;
-  return `${insn >= 0 ? '+' : ''}${insn.toFixed(0)} insn/KiB`;
+/**
+ * Instructions that `feature` adds to `baseline` per connection or per KiB moved (rates are
+ * per guest second, and a guest ns is one instruction).
+ */
+function added(baseline: number[], feature: number[], per: 'connection' | 'KiB'): string {
+  const scale = per === 'KiB' ? 8192 : 1;
+  const insn = (scale / median(feature) - scale / median(baseline)) * 1e9;
+  const sign = insn >= 0 ? '+' : '';
+  return per === 'KiB' ? `${sign}${insn.toFixed(0)} insn/KiB` : `${sign}${(insn / 1000).toFixed(1)} k insn/connection`;
+}
+
+/** The bench's rows from the guest's figures; throws when a step has none. */
+export function fullnatRows(release: string, f: StepFigures): Row[] {
+  const missing = [
+    ...STEPS.filter((k) => !f.steps?.[k]?.length),
+    ...DIRECTIONS.flatMap((d) => BULK_STEPS.filter((k) => !f.bulk?.[d]?.[k]?.length).map((k) => `${d} ${k}`)),
+  ];
+  if (missing.length) throw new Error(`FullNAT steps on ${release}: no figures for ${missing.join(', ')}`);
+  const compare = (name: string, unit: string, b: number[], x: number[], per: 'connection' | 'KiB', goal?: string): Row =>
+    row(name, unit, 'higher', { baseline: b, feature: x }, [goal, `(${added(b, x, per)})`].filter(Boolean).join(' '));
+  const step = (name: string, from: Step, to: Step, goal?: string) => compare(name, 'c/s', f.steps[from], f.steps[to], 'connection', goal);
+  return [
+    step(`FullNAT + TOA vs plain NAT on ${release}: connections/s`, 'nat', 'whole', '>= 0.95'),
+    step('  of it: snat to the LIP (FullNAT, no eBPF)', 'nat', 'fullnat'),
+    step("  of it: the director's writer", 'fullnat', 'writer'),
+    step("  of it: the real server's eBPF path", 'writer', 'whole'),
+    step('SYNPROXY + --rs-dev vs FullNAT + writer (no flood): connections/s', 'writer', 'synproxy', '>= 0.95'),
+    step('  SYNPROXY alone (no timestamps, no writer) vs FullNAT alone', 'fullnat', 'bare'),
+    step('  the --rs-dev writer behind it (no timestamps)', 'bare', 'rsdev'),
+    ...DIRECTIONS.flatMap((d) => {
+      const bulk = (name: string, from: BulkStep, to: BulkStep, goal?: string) => compare(name, 'b/s', f.bulk[d][from], f.bulk[d][to], 'KiB', goal);
+      return [
+        bulk(`FullNAT + TOA vs plain NAT: bulk ${d} (iperf3${d === 'download' ? ' -R' : ''})`, 'nat', 'whole', '>= 0.97'),
+        bulk('  of it: snat to the LIP (FullNAT, no eBPF)', 'nat', 'fullnat'),
+        bulk(`director: bulk ${d}, the writer vs none`, 'fullnat', 'writer', '>= 0.98'),
+        bulk(`  of it: MSS ${CLAMPED_MSS.v4} alone (route advmss, no eBPF)`, 'fullnat', 'mss'),
+        bulk('  of it: the writer at the same MSS', 'mss', 'writer', '>= 0.99'),
+        bulk("  the real server's eBPF path", 'writer', 'whole'),
+      ];
+    }),
+  ];
 }
 
 export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Promise<Row[]> {
@@ -55,36 +92,12 @@ export async function benchFullnatRows(series: Series = '6.12', rounds = 6): Pro
     ...verboseConsole(),
   });
   const what = `FullNAT steps (fullnat-steps.ts, then bulk-steps.ts) on ${kernel.release}`;
-  const s = guestJson(run, 'fullnat-steps.json', what).steps as Record<Step, number[]>;
-  const missing = STEPS.filter((k) => !s[k]?.length);
-  if (missing.length) throw new Error(`FullNAT steps on ${kernel.release}: no figures for ${missing.join(', ')}`);
-  const b = guestJson(run, 'bulk-steps.json', what).directions as Record<Direction, Record<BulkStep, number[]>>;
-  const noBulk = DIRECTIONS.flatMap((d) => BULK_STEPS.filter((k) => !b[d]?.[k]?.length).map((k) => `${d} ${k}`));
-  if (noBulk.length) throw new Error(`bulk steps on ${kernel.release}: no figures for ${noBulk.join(', ')}`);
+  const rows = fullnatRows(kernel.release, {
+    steps: guestJson(run, 'fullnat-steps.json', what).steps,
+    bulk: guestJson(run, 'bulk-steps.json', what).directions,
+  });
   removeRun(run);
-  const step = (name: string, from: Step, to: Step, goal?: string): Row =>
-    row(name, 'c/s', 'higher', { baseline: s[from], feature: s[to] }, [goal, `(${perConnection(s[from], s[to])})`].filter(Boolean).join(' '));
-  return [
-    step(`FullNAT + TOA vs plain NAT on ${kernel.release}: connections/s`, 'nat', 'whole', '>= 0.95'),
-    step('  of it: snat to the LIP (FullNAT, no eBPF)', 'nat', 'fullnat'),
-    step("  of it: the director's writer", 'fullnat', 'writer'),
-    step("  of it: the real server's eBPF path", 'writer', 'whole'),
-    step('SYNPROXY + --rs-dev vs FullNAT + writer (no flood): connections/s', 'writer', 'synproxy', '>= 0.95'),
-    step('  SYNPROXY alone (no timestamps, no writer) vs FullNAT alone', 'fullnat', 'bare'),
-    step('  the --rs-dev writer behind it (no timestamps)', 'bare', 'rsdev'),
-    ...DIRECTIONS.flatMap((d) => {
-      const bulk = (name: string, from: BulkStep, to: BulkStep, goal?: string): Row =>
-        row(name, 'b/s', 'higher', { baseline: b[d][from], feature: b[d][to] }, [goal, `(${perKiB(b[d][from], b[d][to])})`].filter(Boolean).join(' '));
-      return [
-        bulk(`FullNAT + TOA vs plain NAT: bulk ${d} (iperf3${d === 'download' ? ' -R' : ''})`, 'nat', 'whole', '>= 0.97'),
-        bulk('  of it: snat to the LIP (FullNAT, no eBPF)', 'nat', 'fullnat'),
-        bulk(`director: bulk ${d}, the writer vs none`, 'fullnat', 'writer', '>= 0.98'),
-        bulk(`  of it: MSS ${CLAMPED_MSS.v4} alone (route advmss, no eBPF)`, 'fullnat', 'mss'),
-        bulk('  of it: the writer at the same MSS', 'mss', 'writer', '>= 0.99'),
-        bulk("  the real server's eBPF path", 'writer', 'whole'),
-      ];
-    }),
-  ];
+  return rows;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -48,25 +48,15 @@ async function main(): Promise<void> {
       await settle(lab, PORT);
       return connRate(lab, PORT, SECONDS);
     };
-    const behindSynproxy = async (timestamp: boolean, writer: boolean): Promise<number> => {
-      await lab.setSynproxy({ timestamp });
-      if (writer) await lab.attachWriter({ ports: [PORT], rsDev: true });
-      try {
-        return await measure();
-      } finally {
-        if (writer) await lab.detachWriter();
-        await lab.setSynproxy(null);
-      }
-    };
-    const { plainNat, writer, whole } = labSteps(lab, [PORT]);
+    const { plainNat, writer, whole, synproxy, rsWriter } = labSteps(lab, [PORT]);
     const step: Record<Step, () => Promise<number>> = {
       nat: () => plainNat(measure),
       fullnat: measure,
       writer: () => writer(measure),
       whole: () => whole(measure),
-      synproxy: () => behindSynproxy(true, true),
-      bare: () => behindSynproxy(false, false),
-      rsdev: () => behindSynproxy(false, true),
+      synproxy: () => synproxy(true)(() => rsWriter(measure)),
+      bare: () => synproxy(false)(measure),
+      rsdev: () => synproxy(false)(() => rsWriter(measure)),
     };
     // One unmeasured pass: the first connections of a lab pay for cold caches and tables.
     await connRate(lab, PORT, 1);
