@@ -1,8 +1,12 @@
 /**
- * Express requests per second with toa.express(), with toa.install(server)
- * and with neither, measured by wrk (a child process, on its own CPU)
- * against three servers in this process, rounds interleaved, keep-alive and
- * Connection: close. As root, the kernel stores a record for every
+ * Express requests per second with toa.express(), with an empty middleware
+ * (what any middleware costs: Express running one more layer), with
+ * toa.install(server) and with none of them, measured by wrk (a child
+ * process, on its own CPU) against four servers in this process, rounds
+ * interleaved, keep-alive and Connection: close. Wall-clock rates resolve
+ * a few percent, so the middleware's own work on a kept-alive request is
+ * also timed alone: called directly on a real request, next to an empty
+ * middleware. As root, the kernel stores a record for every
  * connection the servers accept (a sockops program, as on a real server), so
  * toa does its real lookup and the app pays nothing else for the record.
  */
@@ -12,12 +16,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import express from 'express';
+import type { Middleware } from '../src/adapters/express.js';
+import type { Toa } from '../src/api.js';
 import { create } from '../src/index.js';
 import { bpfUnavailable, makeRecord, TestMap } from '../test/helpers/bpfmap.js';
+import { nsPerOp } from './peer.js';
+import { median } from '../../test/bench/stats.js';
 
 
-/** How the app gets the client: not at all, the middleware, or install() on its server (per connection, no layer). */
-export const VARIANTS = ['none', 'express()', 'install()'] as const;
+/** How the app gets the client: not at all, not at all but through one more layer, the middleware, or install() on its server (per connection, no layer). */
+export const VARIANTS = ['none', 'empty middleware', 'express()', 'install()'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface ExpressRates {
@@ -27,6 +35,23 @@ export interface ExpressRates {
   /** This process's CPU time (user + system) per request served, in ns: the server's own cost, which a shared machine's wall-clock swings move far less. */
   cpu: Record<Variant, number[]>;
 }
+
+/** Per connection under wrk's Connection: close load, wall time of one call (ns), the median of each round. */
+export interface FirstCallsUnderLoad {
+  /** Node's first read of socket.remoteAddress (its getpeername), what an app without toa pays. */
+  remoteAddress: number[];
+  /** toa.express()'s first call on the connection (its record lookup), which replaces that read. */
+  toa: number[];
+}
+
+export interface MiddlewareCalls {
+  /** CPU time per call of an empty middleware, per round (ns). */
+  empty: number[];
+  /** CPU time per call of toa.express() on a kept-alive request (its socket read already), per round (ns). */
+  toa: number[];
+}
+
+const emptyMiddleware: Middleware = (_req, _res, next) => next();
 
 /**
  * With two CPUs or more, this process (both servers) runs on CPU 0 and
@@ -70,14 +95,92 @@ async function rate(port: number, seconds: number, close: boolean, pin: string[]
 const CLIENT = '198.51.100.10';
 
 /** The middleware must be reading records, or the bench would time the fallback. */
-async function expectClient(port: number, v: Variant): Promise<void> {
+async function expectClient(port: number, v: 'express()' | 'install()'): Promise<void> {
   const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get({ host: '127.0.0.1', port, agent: false }, resolve).on('error', reject));
   let body = '';
   for await (const chunk of res) body += chunk;
   if (body !== CLIENT) throw new Error(`bench: toa.${v} reported ${JSON.stringify(body)}, not the record's client ${CLIENT}`);
 }
 
-export async function benchExpress(opts: { rounds?: number; seconds?: number } = {}): Promise<ExpressRates[]> {
+/**
+ * toa.express() and an empty middleware called directly, in turns, on one
+ * request of a kept-alive connection whose client toa has read: what every
+ * later request on the connection pays for the middleware's own work.
+ */
+async function middlewareCalls(toa: Toa, rounds: number): Promise<MiddlewareCalls> {
+  const mw = toa.express();
+  const out: MiddlewareCalls = { empty: [], toa: [] };
+  let failed: unknown;
+  const server = http.createServer((req, res) => {
+    try {
+      const next = (err?: unknown) => {
+        if (err) throw err;
+      };
+      mw(req, res, next);
+      if (req.socket.remoteAddress !== CLIENT) throw new Error(`bench: toa.express() set ${req.socket.remoteAddress}, not the record's client ${CLIENT}`);
+      for (let r = 0; r < rounds; r++) {
+        out.empty.push(nsPerOp(200_000, () => emptyMiddleware(req, res, next)));
+        out.toa.push(nsPerOp(200_000, () => mw(req, res, next)));
+      }
+    } catch (e) {
+      failed = e;
+    }
+    res.end();
+  });
+  try {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, agent: false }, resolve).on('error', reject));
+    res.resume();
+    await once(res, 'end');
+  } finally {
+    server.close();
+  }
+  if (failed) throw failed;
+  return out;
+}
+
+/**
+ * What a new connection pays on a busy server, where a syscall costs more
+ * than in a loop on one hot socket: two apps time, per connection, Node's
+ * first remoteAddress read and toa.express()'s first call, with wrk opening
+ * connection after connection. Wall time: a call preempted midway counts,
+ * which the median of each round leaves out.
+ */
+async function firstCallsUnderLoad(toa: Toa, rounds: number, pin: string[], listen: (app: express.Express) => Promise<number>): Promise<FirstCallsUnderLoad> {
+  const mw = toa.express();
+  const timed = (op: (req: http.IncomingMessage, res: http.ServerResponse) => void) => {
+    const ns: number[] = [];
+    const app = express();
+    app.use((req, res, next) => {
+      const t = process.hrtime.bigint();
+      op(req, res);
+      ns.push(Number(process.hrtime.bigint() - t));
+      next();
+    });
+    app.get('/', (req, res) => {
+      res.send(req.ip);
+    });
+    return { ns, app };
+  };
+  const plain = timed((req) => void req.socket.remoteAddress);
+  const withToa = timed((req, res) => mw(req, res, () => {}));
+  const ports = [await listen(plain.app), await listen(withToa.app)];
+  await expectClient(ports[1], 'express()');
+  const out: FirstCallsUnderLoad = { remoteAddress: [], toa: [] };
+  for (const port of ports) await rate(port, 1, true, pin);
+  for (let i = 0; i < rounds; i++) {
+    for (const [j, t] of [plain, withToa].entries()) {
+      t.ns.length = 0;
+      await rate(ports[j], 2, true, pin);
+      (j ? out.toa : out.remoteAddress).push(median(t.ns));
+    }
+  }
+  return out;
+}
+
+export async function benchExpress(opts: { rounds?: number; seconds?: number } = {}): Promise<{ rates: ExpressRates[]; calls: MiddlewareCalls; underLoad: FirstCallsUnderLoad }> {
   const rounds = opts.rounds ?? 4;
   const seconds = opts.seconds ?? 4;
   const noBpf = bpfUnavailable();
@@ -87,12 +190,16 @@ export async function benchExpress(opts: { rounds?: number; seconds?: number } =
   const toa = create({ pinDir: map.pinDir });
   const rec = makeRecord({ family: 4, dialect: 1, address: CLIENT.split('.').map(Number), port: 40000, peerFamily: 4, peerAddress: [192, 0, 2, 1], peerPort: 61000, flags: 2 });
   const servers: http.Server[] = [];
-  const start = async (v: Variant) => {
-    const app = express();
-    if (v === 'express()') app.use(toa.express());
-    app.get('/', (req, res) => {
+  const app = (v: Variant) => {
+    const a = express();
+    if (v === 'express()') a.use(toa.express());
+    if (v === 'empty middleware') a.use(emptyMiddleware);
+    a.get('/', (req, res) => {
       res.send(req.ip);
     });
+    return a;
+  };
+  const listen = async (app: express.Express, v?: Variant) => {
     const server = http.createServer(app);
     if (v === 'install()') toa.install(server);
     server.keepAliveTimeout = 60_000;
@@ -107,11 +214,12 @@ export async function benchExpress(opts: { rounds?: number; seconds?: number } =
     // Records made by the kernel at accept, as on a real server: the apps pay nothing for them.
     unfill = map.fillOnAccept(rec);
     const ports = {} as Record<Variant, number>;
-    for (const v of VARIANTS) ports[v] = await start(v);
-    for (const v of VARIANTS) if (v !== 'none') await expectClient(ports[v], v);
+    for (const v of VARIANTS) ports[v] = await listen(app(v), v);
+    for (const v of ['express()', 'install()'] as const) await expectClient(ports[v], v);
     const out: ExpressRates[] = [];
     for (const mode of ['keep-alive', 'close'] as const) {
-      const r: ExpressRates = { mode, rate: { none: [], 'express()': [], 'install()': [] }, cpu: { none: [], 'express()': [], 'install()': [] } };
+      const perVariant = () => Object.fromEntries(VARIANTS.map((v) => [v, []])) as unknown as Record<Variant, number[]>;
+      const r: ExpressRates = { mode, rate: perVariant(), cpu: perVariant() };
       // Unmeasured: every server's code optimised before the first round counts.
       for (const v of VARIANTS) await rate(ports[v], 1, mode === 'close', pin.client);
       // Forward, then backward: a machine getting busier or quieter during the run weighs on all alike.
@@ -124,7 +232,7 @@ export async function benchExpress(opts: { rounds?: number; seconds?: number } =
       }
       out.push(r);
     }
-    return out;
+    return { rates: out, underLoad: await firstCallsUnderLoad(toa, rounds, pin.client, listen), calls: await middlewareCalls(toa, rounds) };
   } finally {
     pin.restore();
     for (const s of servers) {

@@ -32,7 +32,7 @@ export interface FirstPeerRow {
  * CPU time per call (user + system), not wall time: on a machine shared with
  * other work, wall time mostly measures waiting for a core.
  */
-function nsPerOp(iterations: number, f: () => void): number {
+export function nsPerOp(iterations: number, f: () => void): number {
   for (let i = 0; i < Math.min(5_000, iterations); i++) f(); // warm up
   const t0 = process.cpuUsage();
   for (let i = 0; i < iterations; i++) f();
