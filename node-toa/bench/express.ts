@@ -53,6 +53,21 @@ export interface MiddlewareCalls {
 
 const emptyMiddleware: Middleware = (_req, _res, next) => next();
 
+type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** The bench's app: the middlewares given, then GET / answering req.ip (the client Express sees). */
+function appWith(middlewares: Middleware[], route: Route = () => {}): express.Express {
+  const app = express();
+  for (const m of middlewares) app.use(m);
+  app.get('/', (req, res) => {
+    route(req, res);
+    res.send(req.ip);
+  });
+  return app;
+}
+
+type Listen = (app: express.Express, v?: Variant) => Promise<number>;
+
 /**
  * With two CPUs or more, this process (both servers) runs on CPU 0 and
  * wrk on CPU 1: left to the scheduler, the two trade cores and
@@ -107,37 +122,20 @@ async function expectClient(port: number, v: 'express()' | 'install()'): Promise
  * request of a kept-alive connection whose client toa has read: what every
  * later request on the connection pays for the middleware's own work.
  */
-async function middlewareCalls(toa: Toa, rounds: number): Promise<MiddlewareCalls> {
+async function middlewareCalls(toa: Toa, rounds: number, listen: Listen): Promise<MiddlewareCalls> {
   const mw = toa.express();
   const out: MiddlewareCalls = { empty: [], toa: [] };
-  let failed: unknown;
-  const server = http.createServer((req, res) => {
-    try {
-      const next = (err?: unknown) => {
-        if (err) throw err;
-      };
-      mw(req, res, next);
-      if (req.socket.remoteAddress !== CLIENT) throw new Error(`bench: toa.express() set ${req.socket.remoteAddress}, not the record's client ${CLIENT}`);
-      for (let r = 0; r < rounds; r++) {
-        out.empty.push(nsPerOp(200_000, () => emptyMiddleware(req, res, next)));
-        out.toa.push(nsPerOp(200_000, () => mw(req, res, next)));
-      }
-    } catch (e) {
-      failed = e;
+  const next = (err?: unknown) => {
+    if (err) throw err;
+  };
+  const app = appWith([mw], (req, res) => {
+    for (let r = 0; r < rounds; r++) {
+      out.empty.push(nsPerOp(200_000, () => emptyMiddleware(req, res, next)));
+      out.toa.push(nsPerOp(200_000, () => mw(req, res, next)));
     }
-    res.end();
   });
-  try {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
-      http.get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, agent: false }, resolve).on('error', reject));
-    res.resume();
-    await once(res, 'end');
-  } finally {
-    server.close();
-  }
-  if (failed) throw failed;
+  // One request, which also checks that the middleware read the record.
+  await expectClient(await listen(app), 'express()');
   return out;
 }
 
@@ -148,20 +146,18 @@ async function middlewareCalls(toa: Toa, rounds: number): Promise<MiddlewareCall
  * connection after connection. Wall time: a call preempted midway counts,
  * which the median of each round leaves out.
  */
-async function firstCallsUnderLoad(toa: Toa, rounds: number, pin: string[], listen: (app: express.Express) => Promise<number>): Promise<FirstCallsUnderLoad> {
+async function firstCallsUnderLoad(toa: Toa, rounds: number, pin: string[], listen: Listen): Promise<FirstCallsUnderLoad> {
   const mw = toa.express();
-  const timed = (op: (req: http.IncomingMessage, res: http.ServerResponse) => void) => {
+  const timed = (op: Route) => {
     const ns: number[] = [];
-    const app = express();
-    app.use((req, res, next) => {
-      const t = process.hrtime.bigint();
-      op(req, res);
-      ns.push(Number(process.hrtime.bigint() - t));
-      next();
-    });
-    app.get('/', (req, res) => {
-      res.send(req.ip);
-    });
+    const app = appWith([
+      (req, res, next) => {
+        const t = process.hrtime.bigint();
+        op(req, res);
+        ns.push(Number(process.hrtime.bigint() - t));
+        next();
+      },
+    ]);
     return { ns, app };
   };
   const plain = timed((req) => void req.socket.remoteAddress);
@@ -190,16 +186,8 @@ export async function benchExpress(opts: { rounds?: number; seconds?: number } =
   const toa = create({ pinDir: map.pinDir });
   const rec = makeRecord({ family: 4, dialect: 1, address: CLIENT.split('.').map(Number), port: 40000, peerFamily: 4, peerAddress: [192, 0, 2, 1], peerPort: 61000, flags: 2 });
   const servers: http.Server[] = [];
-  const app = (v: Variant) => {
-    const a = express();
-    if (v === 'express()') a.use(toa.express());
-    if (v === 'empty middleware') a.use(emptyMiddleware);
-    a.get('/', (req, res) => {
-      res.send(req.ip);
-    });
-    return a;
-  };
-  const listen = async (app: express.Express, v?: Variant) => {
+  const app = (v: Variant) => appWith(v === 'express()' ? [toa.express()] : v === 'empty middleware' ? [emptyMiddleware] : []);
+  const listen: Listen = async (app, v) => {
     const server = http.createServer(app);
     if (v === 'install()') toa.install(server);
     server.keepAliveTimeout = 60_000;
@@ -232,7 +220,7 @@ export async function benchExpress(opts: { rounds?: number; seconds?: number } =
       }
       out.push(r);
     }
-    return { rates: out, underLoad: await firstCallsUnderLoad(toa, rounds, pin.client, listen), calls: await middlewareCalls(toa, rounds) };
+    return { rates: out, underLoad: await firstCallsUnderLoad(toa, rounds, pin.client, listen), calls: await middlewareCalls(toa, rounds, listen) };
   } finally {
     pin.restore();
     for (const s of servers) {
